@@ -1,0 +1,614 @@
+//! Configuration (SPEC §8, §12): YAML, JSON or TOML files through the `config` crate,
+//! `AUTOBRANCH_SECTION__KEY` environment overrides, and validation that names the key and
+//! the allowed range.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::budget::{Budget, BudgetManager, BudgetMode};
+use crate::entropy::ShannonEntropyStopper;
+use crate::model::SamplingParams;
+use crate::novelty::{CosineNoveltyFilter, MmrNoveltyFilter};
+use crate::scoring::{CompositeScorer, StaticScorer, Weights};
+use crate::selector::BranchSelector;
+
+/// Prefix of environment overrides: `AUTOBRANCH_BEAM__K=10` sets `beam.k`.
+pub const ENV_PREFIX: &str = "AUTOBRANCH_";
+/// Separator between levels in environment override names.
+pub const ENV_SEPARATOR: &str = "__";
+
+/// A configuration problem; every variant names the file or key at fault.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The OS's reason.
+        reason: String,
+    },
+    /// The extension names no supported format.
+    #[error("config file {path} has an unsupported extension; use .yaml, .yml, .json or .toml")]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file or the environment does not parse.
+    #[error("cannot parse configuration: {0}")]
+    Parse(String),
+    /// A key that no section knows.
+    #[error("unknown key `{key}`; allowed here: {allowed}")]
+    UnknownKey {
+        /// Dotted key.
+        key: String,
+        /// The keys this section knows.
+        allowed: String,
+    },
+    /// A value of the wrong type.
+    #[error("`{key}` must be {expected}, got {found}")]
+    WrongType {
+        /// Dotted key.
+        key: String,
+        /// What the key takes.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// A number outside its range.
+    #[error("`{key}` = {value} is out of range; allowed: {allowed}")]
+    OutOfRange {
+        /// Dotted key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// The allowed range.
+        allowed: String,
+    },
+    /// An unknown `type` name.
+    #[error("`{key}` = {value:?} is not a known type; allowed: {allowed}")]
+    UnknownType {
+        /// Dotted key.
+        key: String,
+        /// The name given.
+        value: String,
+        /// The known names.
+        allowed: String,
+    },
+}
+
+/// Which scorer to use.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScorerConfig {
+    /// Weighted features (weights as given, normalised when the scorer is built).
+    Composite {
+        /// Feature weights.
+        weights: Weights,
+    },
+    /// Fixed scores by id.
+    Static {
+        /// id → score.
+        scores: HashMap<String, f64>,
+    },
+}
+
+/// Which novelty filter to use.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NoveltyConfig {
+    /// Cosine threshold.
+    Cosine {
+        /// Highest similarity still kept, in [0, 1].
+        threshold: f64,
+    },
+    /// Maximal marginal relevance.
+    Mmr {
+        /// λ in [0, 1].
+        lambda_param: f64,
+        /// Optional cosine threshold applied over the MMR order.
+        threshold: Option<f64>,
+    },
+}
+
+/// Shannon entropy stopper settings.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct EntropyConfig {
+    /// Stop below this normalised entropy, in [0, 1].
+    pub min_entropy: f64,
+    /// Most k-means clusters (≥ 1).
+    pub k_max: usize,
+    /// Stop when entropy changes less than this (≥ 0).
+    pub delta_epsilon: Option<f64>,
+    /// k-means seed.
+    pub random_seed: u64,
+}
+
+impl Default for EntropyConfig {
+    fn default() -> Self {
+        Self { min_entropy: 0.6, k_max: 5, delta_epsilon: None, random_seed: 42 }
+    }
+}
+
+/// Budget settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct BudgetConfig {
+    /// The caps.
+    #[serde(flatten)]
+    pub budget: Budget,
+    /// Strict or soft.
+    pub mode: BudgetMode,
+}
+
+/// Which model backend serves a role (generation or embedding), and how.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelConfig {
+    /// Backend name: `llamacpp`, `burn` or `ollama`.
+    #[serde(rename = "type")]
+    pub backend: String,
+    /// A local path, or a model name for Ollama.
+    pub model: Option<String>,
+    /// Server URL (Ollama).
+    pub host: Option<String>,
+    /// Texts per embedding batch.
+    pub batch_size: Option<usize>,
+}
+
+/// Tree exploration settings (SPEC §11).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ExploreConfig {
+    /// Children generated per expanded node (≥ 1).
+    pub n: usize,
+    /// Deepest level generated (≥ 1; the root is depth 0).
+    pub max_depth: usize,
+}
+
+impl Default for ExploreConfig {
+    fn default() -> Self {
+        Self { n: 4, max_depth: 2 }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Config {
+    /// Beam width.
+    pub beam_k: usize,
+    /// Scorer.
+    pub scorer: ScorerConfig,
+    /// Novelty filter; `None` turns the stage off.
+    pub novelty: Option<NoveltyConfig>,
+    /// Entropy stopper; `None` turns the stage off.
+    pub entropy: Option<EntropyConfig>,
+    /// Budget; off unless configured.
+    pub budget: Option<BudgetConfig>,
+    /// Embedding backend, when chosen in the configuration.
+    pub embedding: Option<ModelConfig>,
+    /// Generation backend, when chosen in the configuration.
+    pub generator: Option<ModelConfig>,
+    /// Sampling settings for generation.
+    pub generation: SamplingParams,
+    /// System prompt for chat generation.
+    pub system: Option<String>,
+    /// Exploration shape.
+    pub explore: ExploreConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            beam_k: 5,
+            scorer: ScorerConfig::Composite { weights: Weights::CONFIG_DEFAULT },
+            novelty: Some(NoveltyConfig::Cosine { threshold: 0.85 }),
+            entropy: Some(EntropyConfig::default()),
+            budget: None,
+            embedding: None,
+            generator: None,
+            generation: SamplingParams::default(),
+            system: None,
+            explore: ExploreConfig::default(),
+        }
+    }
+}
+
+/// Backend names a `generator` or `embedding` section may choose.
+pub const BACKENDS: [&str; 3] = ["llamacpp", "burn", "ollama"];
+
+const SECTIONS: [&str; 9] =
+    ["beam", "scorer", "novelty", "entropy", "budget", "embedding", "generator", "generation", "explore"];
+
+impl Config {
+    /// Loads `file` (if any) and applies overrides from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Loads `file` (if any) and applies overrides from `env` (name, value) pairs; only names
+    /// of the form `AUTOBRANCH_SECTION__KEY` count, so `AUTOBRANCH_MODELS` and the like are
+    /// left alone.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            let format = file_format(path)?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
+            builder = builder.add_source(config::File::from_str(&text, format));
+        }
+        let overrides: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.strip_prefix(ENV_PREFIX).is_some_and(|rest| rest.contains(ENV_SEPARATOR)))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("AUTOBRANCH")
+                .prefix_separator("_")
+                .separator(ENV_SEPARATOR)
+                .try_parsing(true)
+                .source(Some(overrides)),
+        );
+        let merged = builder.build().map_err(|e| ConfigError::Parse(describe(file, e)))?;
+        let value: Value = merged.try_deserialize().map_err(|e| ConfigError::Parse(describe(file, e)))?;
+        Self::from_value(&value)
+    }
+
+    /// Validates an already-parsed configuration tree.
+    pub fn from_value(root: &Value) -> Result<Self, ConfigError> {
+        let empty = Map::new();
+        let root = match root {
+            Value::Object(m) => m,
+            Value::Null => &empty,
+            other => return Err(wrong_type("(top level)", "a mapping of sections", other)),
+        };
+        check_keys("", root, &SECTIONS)?;
+        let mut cfg = Config::default();
+
+        if let Some(beam) = section(root, "beam")?.into_map() {
+            check_keys("beam", beam, &["k"])?;
+            cfg.beam_k = uint(beam, "beam", "k", 1)?.unwrap_or(5) as usize;
+        }
+        if let Some(scorer) = section(root, "scorer")?.into_map() {
+            cfg.scorer = scorer_config(scorer)?;
+        }
+        match section(root, "novelty")? {
+            Section::Absent => {}
+            Section::Off => cfg.novelty = None,
+            Section::On(m) => cfg.novelty = novelty_config(m)?,
+        }
+        match section(root, "entropy")? {
+            Section::Absent => {}
+            Section::Off => cfg.entropy = None,
+            Section::On(m) => cfg.entropy = entropy_config(m)?,
+        }
+        if let Some(b) = section(root, "budget")?.into_map() {
+            cfg.budget = Some(budget_config(b)?);
+        }
+        if let Some(m) = section(root, "embedding")?.into_map() {
+            cfg.embedding = model_config("embedding", m)?;
+        }
+        if let Some(m) = section(root, "generator")?.into_map() {
+            cfg.generator = model_config("generator", m)?;
+        }
+        if let Some(g) = section(root, "generation")?.into_map() {
+            (cfg.generation, cfg.system) = generation_config(g)?;
+        }
+        if let Some(e) = section(root, "explore")?.into_map() {
+            check_keys("explore", e, &["n", "max_depth"])?;
+            let d = ExploreConfig::default();
+            cfg.explore = ExploreConfig {
+                n: uint(e, "explore", "n", 1)?.map_or(d.n, |v| v as usize),
+                max_depth: uint(e, "explore", "max_depth", 1)?.map_or(d.max_depth, |v| v as usize),
+            };
+        }
+        Ok(cfg)
+    }
+
+    /// Builds the selection pipeline this configuration describes.
+    pub fn build_selector(&self) -> BranchSelector {
+        let scorer: Box<dyn crate::scoring::Scorer> = match &self.scorer {
+            ScorerConfig::Composite { weights } => Box::new(CompositeScorer::new(*weights)),
+            ScorerConfig::Static { scores } => Box::new(StaticScorer::new(scores.clone())),
+        };
+        let mut selector = BranchSelector::new(scorer, self.beam_k);
+        match self.novelty {
+            Some(NoveltyConfig::Cosine { threshold }) => {
+                selector = selector.with_novelty(Box::new(CosineNoveltyFilter::new(threshold)));
+            }
+            Some(NoveltyConfig::Mmr { lambda_param, threshold }) => {
+                selector = selector.with_novelty(Box::new(MmrNoveltyFilter::new(lambda_param, threshold)));
+            }
+            None => {}
+        }
+        if let Some(e) = self.entropy {
+            selector = selector.with_entropy(ShannonEntropyStopper::new(
+                e.min_entropy,
+                e.k_max,
+                e.delta_epsilon,
+                e.random_seed,
+            ));
+        }
+        if let Some(b) = self.budget {
+            selector = selector.with_budget(BudgetManager::new(b.budget, b.mode));
+        }
+        selector
+    }
+}
+
+fn file_format(path: &Path) -> Result<config::FileFormat, ConfigError> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("yaml" | "yml") => Ok(config::FileFormat::Yaml),
+        Some("json") => Ok(config::FileFormat::Json),
+        Some("toml") => Ok(config::FileFormat::Toml),
+        _ => Err(ConfigError::UnsupportedFormat { path: path.to_owned() }),
+    }
+}
+
+fn describe(file: Option<&Path>, e: config::ConfigError) -> String {
+    match file {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e.to_string(),
+    }
+}
+
+enum Section<'a> {
+    Absent,
+    Off,
+    On(&'a Map<String, Value>),
+}
+
+impl<'a> Section<'a> {
+    fn into_map(self) -> Option<&'a Map<String, Value>> {
+        match self {
+            Section::On(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// A section: absent, turned off (`null`, or `type: null`/`none`), or a mapping.
+fn section<'a>(root: &'a Map<String, Value>, name: &str) -> Result<Section<'a>, ConfigError> {
+    match root.get(name) {
+        None => Ok(Section::Absent),
+        Some(Value::Null) => Ok(Section::Off),
+        Some(Value::Object(m)) => match m.get("type") {
+            Some(Value::Null) => Ok(Section::Off),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("null") || t.eq_ignore_ascii_case("none") => {
+                Ok(Section::Off)
+            }
+            _ => Ok(Section::On(m)),
+        },
+        Some(other) => Err(wrong_type(name, "a mapping (or null to turn the stage off)", other)),
+    }
+}
+
+fn key_path(section: &str, key: &str) -> String {
+    if section.is_empty() { key.to_owned() } else { format!("{section}.{key}") }
+}
+
+fn check_keys(section: &str, map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ConfigError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ConfigError::UnknownKey { key: key_path(section, k), allowed: allowed.join(", ") }),
+        None => Ok(()),
+    }
+}
+
+fn describe_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+        other => other.to_string(),
+    }
+}
+
+fn wrong_type(key: &str, expected: &str, found: &Value) -> ConfigError {
+    ConfigError::WrongType { key: key.to_owned(), expected: expected.to_owned(), found: describe_value(found) }
+}
+
+/// An integer ≥ `min`, if present (null counts as absent).
+fn uint(map: &Map<String, Value>, section: &str, key: &str, min: u64) -> Result<Option<u64>, ConfigError> {
+    let path = key_path(section, key);
+    let allowed = format!("an integer ≥ {min}");
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v >= min => Ok(Some(v)),
+            _ if n.is_i64() || n.is_u64() => Err(ConfigError::OutOfRange { key: path, value: n.to_string(), allowed }),
+            _ => Err(wrong_type(&path, &allowed, &Value::Number(n.clone()))),
+        },
+        Some(other) => Err(wrong_type(&path, &allowed, other)),
+    }
+}
+
+/// A finite number inside `[lo, hi]` (`lo_open` makes the lower end exclusive), if present.
+fn number(
+    map: &Map<String, Value>,
+    section: &str,
+    key: &str,
+    (lo, lo_open, hi): (f64, bool, f64),
+) -> Result<Option<f64>, ConfigError> {
+    let path = key_path(section, key);
+    let allowed = match (lo_open, hi.is_finite()) {
+        (false, true) => format!("[{lo}, {hi}]"),
+        (true, true) => format!("({lo}, {hi}]"),
+        (false, false) => format!("a number ≥ {lo}"),
+        (true, false) => format!("a number > {lo}"),
+    };
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            let v = n.as_f64().unwrap_or(f64::NAN);
+            let inside = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+            if inside { Ok(Some(v)) } else { Err(ConfigError::OutOfRange { key: path, value: n.to_string(), allowed }) }
+        }
+        Some(other) => Err(wrong_type(&path, &format!("a number in {allowed}"), other)),
+    }
+}
+
+fn string<'a>(map: &'a Map<String, Value>, section: &str, key: &str) -> Result<Option<&'a str>, ConfigError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(wrong_type(&key_path(section, key), "a string", other)),
+    }
+}
+
+fn type_name<'a>(
+    map: &'a Map<String, Value>,
+    section: &str,
+    allowed: &[&'static str],
+) -> Result<Option<&'a str>, ConfigError> {
+    let Some(name) = string(map, section, "type")? else { return Ok(None) };
+    match allowed.iter().find(|a| a.eq_ignore_ascii_case(name)) {
+        Some(a) => Ok(Some(a)),
+        None => Err(ConfigError::UnknownType {
+            key: key_path(section, "type"),
+            value: name.to_owned(),
+            allowed: allowed.join(", "),
+        }),
+    }
+}
+
+const UNIT: (f64, bool, f64) = (0.0, false, 1.0);
+const NON_NEGATIVE: (f64, bool, f64) = (0.0, false, f64::INFINITY);
+
+fn scorer_config(m: &Map<String, Value>) -> Result<ScorerConfig, ConfigError> {
+    check_keys("scorer", m, &["type", "weights", "scores"])?;
+    match type_name(m, "scorer", &["composite", "static"])?.unwrap_or("composite") {
+        "static" => {
+            let mut scores = HashMap::new();
+            match m.get("scores") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(s)) => {
+                    for id in s.keys() {
+                        let v = number(s, "scorer.scores", id, (f64::NEG_INFINITY, false, f64::INFINITY))?;
+                        scores.insert(id.clone(), v.unwrap_or(0.5));
+                    }
+                }
+                Some(other) => return Err(wrong_type("scorer.scores", "a mapping of id → score", other)),
+            }
+            Ok(ScorerConfig::Static { scores })
+        }
+        _ => {
+            let weights = match m.get("weights") {
+                None | Some(Value::Null) => Weights::CONFIG_DEFAULT,
+                Some(Value::Object(w)) => {
+                    check_keys("scorer.weights", w, &Weights::NAMES)?;
+                    let any = (f64::NEG_INFINITY, false, f64::INFINITY);
+                    let get = |name| number(w, "scorer.weights", name, any).map(|v| v.unwrap_or(0.0));
+                    Weights {
+                        confidence: get("confidence")?,
+                        relevance: get("relevance")?,
+                        novelty_parent: get("novelty_parent")?,
+                        intent_alignment: get("intent_alignment")?,
+                        historical_reward: get("historical_reward")?,
+                    }
+                }
+                Some(other) => return Err(wrong_type("scorer.weights", "a mapping of feature → weight", other)),
+            };
+            Ok(ScorerConfig::Composite { weights })
+        }
+    }
+}
+
+fn novelty_config(m: &Map<String, Value>) -> Result<Option<NoveltyConfig>, ConfigError> {
+    check_keys("novelty", m, &["type", "threshold", "lambda_param"])?;
+    let threshold = number(m, "novelty", "threshold", UNIT)?;
+    let lambda = number(m, "novelty", "lambda_param", UNIT)?;
+    Ok(Some(match type_name(m, "novelty", &["cosine", "mmr"])?.unwrap_or("cosine") {
+        "mmr" => NoveltyConfig::Mmr { lambda_param: lambda.unwrap_or(0.5), threshold },
+        _ => NoveltyConfig::Cosine { threshold: threshold.unwrap_or(0.85) },
+    }))
+}
+
+fn entropy_config(m: &Map<String, Value>) -> Result<Option<EntropyConfig>, ConfigError> {
+    check_keys("entropy", m, &["type", "min_entropy", "k_max", "delta_epsilon", "random_seed"])?;
+    type_name(m, "entropy", &["shannon"])?;
+    let d = EntropyConfig::default();
+    Ok(Some(EntropyConfig {
+        min_entropy: number(m, "entropy", "min_entropy", UNIT)?.unwrap_or(d.min_entropy),
+        k_max: uint(m, "entropy", "k_max", 1)?.map_or(d.k_max, |v| v as usize),
+        delta_epsilon: number(m, "entropy", "delta_epsilon", NON_NEGATIVE)?,
+        random_seed: uint(m, "entropy", "random_seed", 0)?.unwrap_or(d.random_seed),
+    }))
+}
+
+fn budget_config(m: &Map<String, Value>) -> Result<BudgetConfig, ConfigError> {
+    check_keys("budget", m, &["max_nodes", "max_tokens", "max_ms", "mode"])?;
+    let d = Budget::default();
+    let mode = match string(m, "budget", "mode")? {
+        None => BudgetMode::Strict,
+        Some(s) if s.eq_ignore_ascii_case("strict") => BudgetMode::Strict,
+        Some(s) if s.eq_ignore_ascii_case("soft") => BudgetMode::Soft,
+        Some(s) => {
+            return Err(ConfigError::UnknownType {
+                key: "budget.mode".into(),
+                value: s.to_owned(),
+                allowed: "strict, soft".into(),
+            });
+        }
+    };
+    Ok(BudgetConfig {
+        budget: Budget {
+            max_nodes: uint(m, "budget", "max_nodes", 1)?.unwrap_or(d.max_nodes),
+            max_tokens: uint(m, "budget", "max_tokens", 1)?.unwrap_or(d.max_tokens),
+            max_ms: uint(m, "budget", "max_ms", 1)?.unwrap_or(d.max_ms),
+        },
+        mode,
+    })
+}
+
+fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelConfig>, ConfigError> {
+    check_keys(section, m, &["type", "model", "host", "batch_size"])?;
+    let Some(backend) = type_name(m, section, &BACKENDS)? else {
+        return Err(ConfigError::WrongType {
+            key: key_path(section, "type"),
+            expected: format!("one of {}", BACKENDS.join(", ")),
+            found: "nothing".into(),
+        });
+    };
+    Ok(Some(ModelConfig {
+        backend: backend.to_owned(),
+        model: string(m, section, "model")?.map(str::to_owned),
+        host: string(m, section, "host")?.map(str::to_owned),
+        batch_size: uint(m, section, "batch_size", 1)?.map(|v| v as usize),
+    }))
+}
+
+fn generation_config(m: &Map<String, Value>) -> Result<(SamplingParams, Option<String>), ConfigError> {
+    const KEYS: [&str; 9] =
+        ["max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed", "stop", "system"];
+    check_keys("generation", m, &KEYS)?;
+    let d = SamplingParams::default();
+    let s = "generation";
+    let stop = match m.get("stop") {
+        None | Some(Value::Null) => d.stop.clone(),
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(t) if !t.is_empty() => Ok(t.clone()),
+                other => Err(wrong_type("generation.stop", "a list of non-empty strings", other)),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(wrong_type("generation.stop", "a list of non-empty strings", other)),
+    };
+    let params = SamplingParams {
+        max_tokens: uint(m, s, "max_tokens", 1)?.map_or(d.max_tokens, |v| v.min(u64::from(u32::MAX)) as u32),
+        temperature: number(m, s, "temperature", NON_NEGATIVE)?.map_or(d.temperature, |v| v as f32),
+        top_k: uint(m, s, "top_k", 0)?.map_or(d.top_k, |v| v.min(u64::from(u32::MAX)) as u32),
+        top_p: number(m, s, "top_p", (0.0, true, 1.0))?.map_or(d.top_p, |v| v as f32),
+        min_p: number(m, s, "min_p", UNIT)?.map_or(d.min_p, |v| v as f32),
+        repeat_penalty: number(m, s, "repeat_penalty", (0.0, true, f64::INFINITY))?
+            .map_or(d.repeat_penalty, |v| v as f32),
+        seed: uint(m, s, "seed", 0)?.unwrap_or(d.seed),
+        stop,
+    };
+    Ok((params, string(m, s, "system")?.map(str::to_owned)))
+}

@@ -1,0 +1,13 @@
+//! Conversation analysis and routing (SPEC §10): explicit and semantic branches of a
+//! conversation, the LLM branch parser and the router that decides when to call it.
+
+mod analyzer;
+mod llm_parser;
+mod router;
+
+pub use analyzer::{
+    ConversationAnalysis, ConversationAnalyzer, ConversationGraph, ConversationStatistics, GraphEdge, GraphNode,
+    SemanticBranch, SemanticType, Turn,
+};
+pub use llm_parser::{LlmBranchParser, LlmParseError, OnParseFailure};
+pub use router::{AutoRouter, HeuristicScores, Routed, Router, RouterDecision};

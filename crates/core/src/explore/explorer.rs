@@ -1,0 +1,320 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::Value;
+use thiserror::Error;
+
+use super::checkpoint::CheckpointError;
+use super::tree::{EntropyRecord, Exploration, ModelIds, Node, NodeStatus, StopReason};
+use crate::budget::BudgetExceeded;
+use crate::candidate::Candidate;
+use crate::config::Config;
+use crate::error::StepError;
+use crate::model::{ChatMessage, Embedder, GenerationRequest, Generator, ModelError, Prompt, Role};
+use crate::selector::BranchSelector;
+
+/// Why exploration failed.
+#[derive(Debug, Error)]
+pub enum ExploreError {
+    /// The generator failed.
+    #[error("generation failed at node {node}: {source}")]
+    Generation {
+        /// The node being expanded.
+        node: String,
+        /// The backend's error.
+        #[source]
+        source: ModelError,
+    },
+    /// The generator broke its contract.
+    #[error("generator returned {actual} candidates for node {node}, asked for {expected}")]
+    WrongCandidateCount {
+        /// The node being expanded.
+        node: String,
+        /// n.
+        expected: usize,
+        /// What came back.
+        actual: usize,
+    },
+    /// A selector step failed.
+    #[error("selection failed at node {node}: {source}")]
+    Step {
+        /// The node being expanded.
+        node: String,
+        /// The step's error.
+        #[source]
+        source: StepError,
+    },
+    /// A strict budget refused the next generation.
+    #[error(transparent)]
+    Budget(#[from] BudgetExceeded),
+    /// The checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A resume under a configuration that differs from the checkpoint's.
+    #[error("cannot resume: the configuration differs from the checkpoint's at {}", .0.join(", "))]
+    ConfigMismatch(Vec<String>),
+}
+
+/// Drives a [`Generator`] and an [`Embedder`] through the selector, node by node.
+pub struct Explorer<'a> {
+    generator: &'a dyn Generator,
+    embedder: Option<&'a dyn Embedder>,
+    selector: BranchSelector,
+    config: Config,
+    continue_instruction: String,
+}
+
+impl<'a> Explorer<'a> {
+    /// An explorer with the selector, sampling and shape described by `config`.
+    pub fn new(generator: &'a dyn Generator, embedder: Option<&'a dyn Embedder>, config: Config) -> Self {
+        Self {
+            generator,
+            embedder,
+            selector: config.build_selector(),
+            config,
+            continue_instruction: "Continue.".into(),
+        }
+    }
+
+    /// The user turn that asks for the next part below an existing path (default "Continue.").
+    pub fn with_continue_instruction(mut self, text: impl Into<String>) -> Self {
+        self.continue_instruction = text.into();
+        self
+    }
+
+    fn fingerprint(&self) -> Value {
+        serde_json::json!({
+            "config": serde_json::to_value(&self.config).unwrap_or(Value::Null),
+            "continue_instruction": self.continue_instruction,
+        })
+    }
+
+    /// A fresh exploration of `prompt`.
+    pub fn start(&mut self, prompt: &str) -> Exploration {
+        self.selector = self.config.build_selector();
+        let root = Node {
+            id: "n0".into(),
+            parent: None,
+            depth: 0,
+            text: prompt.to_owned(),
+            score: None,
+            status: NodeStatus::Root,
+            tokens: 0,
+            logprob_mean: None,
+            finish_reason: None,
+            gen_ms: 0.0,
+        };
+        Exploration {
+            version: Exploration::VERSION,
+            nodes: vec![root],
+            stop_reason: None,
+            budget: self.selector.budget().map(|b| b.usage()),
+            entropy_history: Vec::new(),
+            config: self.fingerprint(),
+            models: ModelIds {
+                generator: self.generator.model_id().to_owned(),
+                embedder: self.embedder.map(|e| e.model_id().to_owned()),
+            },
+            warnings: Vec::new(),
+            queue: [0].into(),
+            expansions: 0,
+            selector_state: self.selector.state(),
+        }
+    }
+
+    /// Prepares to continue `state` (from a checkpoint); refuses when the configuration
+    /// differs, naming each differing key.
+    pub fn resume(&mut self, state: &Exploration) -> Result<(), ExploreError> {
+        let mut diffs = Vec::new();
+        diff_values("", &state.config, &self.fingerprint(), &mut diffs);
+        if !diffs.is_empty() {
+            return Err(ExploreError::ConfigMismatch(diffs));
+        }
+        self.selector = self.config.build_selector();
+        self.selector.restore(state.selector_state);
+        Ok(())
+    }
+
+    fn prompt_for(&self, state: &Exploration, index: usize) -> Prompt {
+        let mut messages = Vec::new();
+        if let Some(system) = &self.config.system {
+            messages.push(ChatMessage::new(Role::System, system.clone()));
+        }
+        messages.push(ChatMessage::new(Role::User, state.prompt()));
+        for node in state.path_to(index) {
+            messages.push(ChatMessage::new(Role::Assistant, node.text.clone()));
+            messages.push(ChatMessage::new(Role::User, self.continue_instruction.clone()));
+        }
+        Prompt::Chat(messages)
+    }
+
+    fn finish(state: &mut Exploration, reason: StopReason) {
+        for &i in &state.queue {
+            state.nodes[i].status = NodeStatus::NotExpanded;
+        }
+        state.queue.clear();
+        state.stop_reason = Some(reason);
+    }
+
+    /// Expands the next queued node. Returns `false` once exploration has ended.
+    pub async fn expand_next(&mut self, state: &mut Exploration) -> Result<bool, ExploreError> {
+        if state.is_finished() {
+            return Ok(false);
+        }
+        let Some(&index) = state.queue.front() else {
+            let deepest =
+                state.nodes.iter().any(|n| n.depth == self.config.explore.max_depth && n.status == NodeStatus::Kept);
+            Self::finish(state, if deepest { StopReason::MaxDepth } else { StopReason::Exhausted });
+            return Ok(false);
+        };
+        let n = self.config.explore.n;
+        let sampling = &self.config.generation;
+
+        if let Some(budget) = self.selector.budget() {
+            let est_ms = if state.expansions > 0 { budget.usage().used_ms / state.expansions } else { 0 };
+            let est_tokens = n as u64 * u64::from(sampling.max_tokens);
+            match budget.admit(n as u64, est_tokens, est_ms) {
+                Ok(true) => {}
+                Ok(false) => {
+                    Self::finish(state, StopReason::BudgetExceeded);
+                    return Ok(false);
+                }
+                Err(e) => {
+                    Self::finish(state, StopReason::BudgetExceeded);
+                    return Err(e.into());
+                }
+            }
+        }
+
+        let parent_id = state.nodes[index].id.clone();
+        let mut request_sampling = sampling.clone();
+        request_sampling.seed = sampling.seed.wrapping_add(state.expansions.wrapping_mul(n as u64));
+        let request = GenerationRequest { prompt: self.prompt_for(state, index), n, sampling: request_sampling };
+        let started = Instant::now();
+        let generation = self
+            .generator
+            .generate(&request)
+            .await
+            .map_err(|source| ExploreError::Generation { node: parent_id.clone(), source })?;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if generation.candidates.len() != n {
+            return Err(ExploreError::WrongCandidateCount {
+                node: parent_id,
+                expected: n,
+                actual: generation.candidates.len(),
+            });
+        }
+        state.queue.pop_front();
+        state.expansions += 1;
+
+        let depth = state.nodes[index].depth + 1;
+        let first_child = state.nodes.len();
+        let candidates: Vec<Candidate> = generation
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let mut c =
+                    Candidate { id: format!("n{}", first_child + i), text: g.text.clone(), meta: Default::default() };
+                if let Some(lp) = g.logprob_mean {
+                    c.meta.insert("logprobs".into(), lp.into());
+                }
+                c
+            })
+            .collect();
+        let index_of: HashMap<String, usize> =
+            candidates.iter().enumerate().map(|(i, c)| (c.id.clone(), first_child + i)).collect();
+        let parent =
+            Candidate { id: parent_id.clone(), text: state.nodes[index].text.clone(), meta: Default::default() };
+        for (c, g) in candidates.iter().zip(&generation.candidates) {
+            state.nodes.push(Node {
+                id: c.id.clone(),
+                parent: Some(parent_id.clone()),
+                depth,
+                text: c.text.clone(),
+                score: None,
+                status: NodeStatus::PrunedBeam,
+                tokens: g.tokens,
+                logprob_mean: g.logprob_mean,
+                finish_reason: Some(g.finish_reason),
+                gen_ms: g.timings.generate_ms,
+            });
+        }
+
+        let step = self.selector.step(&parent, candidates, self.embedder).await;
+        // Record the generation's cost even when the step fails.
+        let tokens = state_tokens(&generation);
+        if let Some(budget) = self.selector.budget_mut() {
+            budget.update(tokens, elapsed_ms);
+        }
+        let result = step.map_err(|source| ExploreError::Step { node: parent_id.clone(), source })?;
+
+        for sc in &result.scored {
+            let i = index_of[sc.id()];
+            state.nodes[i].score = Some(sc.score);
+        }
+        for sc in &result.after_beam {
+            state.nodes[index_of[sc.id()]].status = NodeStatus::PrunedNovelty;
+        }
+        let expandable = depth < self.config.explore.max_depth;
+        for sc in &result.kept {
+            let i = index_of[sc.id()];
+            state.nodes[i].status =
+                if expandable && !result.should_continue { NodeStatus::NotExpanded } else { NodeStatus::Kept };
+            if expandable && result.should_continue {
+                state.queue.push_back(i);
+            }
+        }
+        if let Some(decision) = &result.entropy {
+            state.entropy_history.push(EntropyRecord { node: parent_id.clone(), depth, decision: decision.clone() });
+        }
+        state.warnings.extend(result.warnings.iter().map(|w| format!("node {parent_id}: {w}")));
+        state.selector_state = self.selector.state();
+        state.budget = self.selector.budget().map(|b| b.usage());
+
+        if !result.should_continue {
+            let reason = match &result.entropy {
+                _ if result.budget_exceeded => StopReason::BudgetExceeded,
+                Some(d) => d.reason.map_or(StopReason::Exhausted, StopReason::from),
+                None => StopReason::Exhausted,
+            };
+            Self::finish(state, reason);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Expands until exploration ends, writing `checkpoint` (atomically) after every
+    /// expanded node and once at the end.
+    pub async fn run(&mut self, state: &mut Exploration, checkpoint: Option<&Path>) -> Result<(), ExploreError> {
+        loop {
+            let outcome = self.expand_next(state).await;
+            if let Some(path) = checkpoint {
+                state.save(path)?;
+            }
+            if !outcome? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn state_tokens(generation: &crate::model::Generation) -> u64 {
+    generation.timings.prompt_tokens + generation.generated_tokens()
+}
+
+/// Dotted paths where two JSON values differ.
+fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                diff_values(&sub, x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), out);
+            }
+        }
+        _ if a != b => out.push(format!("{} (checkpoint {a}, now {b})", if path.is_empty() { "(root)" } else { path })),
+        _ => {}
+    }
+}

@@ -1,0 +1,273 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::ModelError;
+
+/// Who speaks a chat message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions for the model.
+    System,
+    /// The user's turn.
+    User,
+    /// The model's turn.
+    Assistant,
+}
+
+/// One message of a chat prompt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Speaker.
+    pub role: Role,
+    /// Text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A message from `role`.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// What the model continues: raw text, or a chat rendered with the model's own template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Raw completion of this text.
+    Text(String),
+    /// A chat; the backend applies the model's chat template with a generation prompt.
+    Chat(Vec<ChatMessage>),
+}
+
+/// Sampling settings shared by every candidate of a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingParams {
+    /// Most new tokens per candidate (≥ 1).
+    pub max_tokens: u32,
+    /// Softmax temperature (≥ 0); 0 means greedy.
+    pub temperature: f32,
+    /// Keep only the k most likely tokens; 0 turns it off.
+    pub top_k: u32,
+    /// Nucleus sampling mass in (0, 1]; 1 turns it off.
+    pub top_p: f32,
+    /// Drop tokens below `min_p` × the top probability, in [0, 1]; 0 turns it off.
+    pub min_p: f32,
+    /// Penalty for repeated tokens (> 0); 1 turns it off.
+    pub repeat_penalty: f32,
+    /// Base seed; candidate `i` samples with `seed + i`.
+    pub seed: u64,
+    /// Generation stops when any of these strings appears; it is cut from the text.
+    pub stop: Vec<String>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            max_tokens: 128,
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.1,
+            seed: 42,
+            stop: Vec::new(),
+        }
+    }
+}
+
+impl SamplingParams {
+    /// Checks every field's range, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |field: &str, value: String, allowed: &str| {
+            Err(ModelError::InvalidRequest(format!("{field} = {value} is out of range; allowed: {allowed}")))
+        };
+        if self.max_tokens == 0 {
+            return bad("max_tokens", "0".into(), "an integer ≥ 1");
+        }
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return bad("temperature", self.temperature.to_string(), "a number ≥ 0 (0 = greedy)");
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return bad("top_p", self.top_p.to_string(), "(0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return bad("min_p", self.min_p.to_string(), "[0, 1]");
+        }
+        if !(self.repeat_penalty.is_finite() && self.repeat_penalty > 0.0) {
+            return bad("repeat_penalty", self.repeat_penalty.to_string(), "a number > 0 (1 = off)");
+        }
+        if self.stop.iter().any(String::is_empty) {
+            return bad("stop", "\"\"".into(), "non-empty strings");
+        }
+        Ok(())
+    }
+}
+
+/// One request: `n` candidates continuing one prompt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRequest {
+    /// What to continue.
+    pub prompt: Prompt,
+    /// How many candidates (≥ 1).
+    pub n: usize,
+    /// Sampling settings.
+    pub sampling: SamplingParams,
+}
+
+impl GenerationRequest {
+    /// Checks `n` and the sampling settings.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.n == 0 {
+            return Err(ModelError::InvalidRequest("n = 0 is out of range; allowed: an integer ≥ 1".into()));
+        }
+        if let Prompt::Chat(messages) = &self.prompt
+            && messages.is_empty()
+        {
+            return Err(ModelError::InvalidRequest("chat prompt has no messages; give at least one".into()));
+        }
+        self.sampling.validate()
+    }
+
+    /// Seed of candidate `index`: the request seed plus the index.
+    pub fn candidate_seed(&self, index: usize) -> u64 {
+        self.sampling.seed.wrapping_add(index as u64)
+    }
+}
+
+/// Why a candidate stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model produced end-of-generation.
+    Stop,
+    /// `max_tokens` was reached.
+    Length,
+    /// A stop string appeared.
+    StopString,
+}
+
+/// Per-candidate timing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CandidateTimings {
+    /// Wall time from the first decode step to this candidate's end, in ms.
+    pub generate_ms: f64,
+}
+
+/// One generated candidate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeneratedCandidate {
+    /// Generated text (stop string removed).
+    pub text: String,
+    /// Number of generated tokens.
+    pub tokens: u32,
+    /// Mean log-probability of the sampled tokens, when the backend has one.
+    pub logprob_mean: Option<f64>,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+    /// Timing.
+    pub timings: CandidateTimings,
+}
+
+/// Per-request timing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerationTimings {
+    /// Tokens of the (shared) prompt.
+    pub prompt_tokens: u64,
+    /// Prompt evaluation time in ms.
+    pub prompt_ms: f64,
+    /// Decode time in ms.
+    pub generate_ms: f64,
+}
+
+/// The answer to a [`GenerationRequest`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// `n` candidates in seed order.
+    pub candidates: Vec<GeneratedCandidate>,
+    /// Request timing.
+    pub timings: GenerationTimings,
+}
+
+impl Generation {
+    /// Generated tokens over all candidates.
+    pub fn generated_tokens(&self) -> u64 {
+        self.candidates.iter().map(|c| u64::from(c.tokens)).sum()
+    }
+
+    /// Generated tokens per decode second (prompt evaluation excluded).
+    pub fn tokens_per_s(&self) -> f64 {
+        if self.timings.generate_ms > 0.0 {
+            self.generated_tokens() as f64 / (self.timings.generate_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Produces `n` candidate continuations of one prompt.
+#[async_trait]
+pub trait Generator: Send + Sync {
+    /// A stable identifier of the model (path or name), recorded in outputs.
+    fn model_id(&self) -> &str;
+
+    /// Generates `request.n` candidates; implementations call `request.validate()` first.
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError>;
+}
+
+#[async_trait]
+impl<G: Generator + ?Sized> Generator for Arc<G> {
+    fn model_id(&self) -> &str {
+        (**self).model_id()
+    }
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
+        (**self).generate(request).await
+    }
+}
+
+#[async_trait]
+impl<G: Generator + ?Sized> Generator for Box<G> {
+    fn model_id(&self) -> &str {
+        (**self).model_id()
+    }
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
+        (**self).generate(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> GenerationRequest {
+        GenerationRequest { prompt: Prompt::Text("hi".into()), n: 2, sampling: SamplingParams::default() }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut r = request();
+        r.n = 0;
+        assert!(r.validate().unwrap_err().to_string().contains("n = 0"));
+        let mut r = request();
+        r.sampling.temperature = -0.1;
+        assert!(r.validate().unwrap_err().to_string().contains("temperature"));
+        for top_p in [0.0, 1.5, f32::NAN] {
+            let mut r = request();
+            r.sampling.top_p = top_p;
+            assert!(r.validate().unwrap_err().to_string().contains("top_p"), "{top_p}");
+        }
+        let mut r = request();
+        r.sampling.top_p = 1.0;
+        assert!(r.validate().is_ok());
+    }
+
+    #[test]
+    fn candidate_seeds_follow_the_request_seed() {
+        let r = request();
+        assert_eq!(r.candidate_seed(3), 45);
+    }
+}
