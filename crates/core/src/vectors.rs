@@ -84,7 +84,9 @@ pub fn check_vector(id: &str, v: &[f32], dim: usize) -> Result<(), InputError> {
     if v.len() != dim {
         return Err(InputError::MismatchedDimensions { id: id.to_owned(), expected: dim, actual: v.len() });
     }
-    if let Some(index) = v.iter().position(|x| !x.is_finite()) {
+    // A branch-free scan first (it vectorises); look for the position only on failure.
+    if !v.iter().fold(true, |ok, x| ok & x.is_finite()) {
+        let index = v.iter().position(|x| !x.is_finite()).unwrap_or(0);
         return Err(InputError::NonFiniteEmbedding { id: id.to_owned(), index });
     }
     Ok(())

@@ -32,16 +32,34 @@ impl KMeans {
     /// Clusters `points` (all of one dimension). `k` is capped at the number of points.
     pub fn fit(&self, points: &[&[f32]]) -> KMeansFit {
         let n = points.len();
-        let k = self.k.clamp(1, n.max(1));
+        let mut gram = vec![0.0; n * n];
+        for i in 0..n {
+            for j in i..n {
+                let g = dot64(points[i], points[j]);
+                gram[i * n + j] = g;
+                gram[j * n + i] = g;
+            }
+        }
+        self.fit_gram(&gram, n)
+    }
+
+    /// Clusters `n` points given only their Gram matrix (pairwise dot products, row-major).
+    /// Centres are kept as weights over the points, so the cost per iteration is O(k·n²)
+    /// whatever the vectors' dimension: a 384-d step with a handful of kept candidates
+    /// clusters in microseconds.
+    pub fn fit_gram(&self, gram: &[f64], n: usize) -> KMeansFit {
         if n == 0 {
             return KMeansFit { labels: Vec::new(), inertia: 0.0 };
         }
-        let pts: Vec<Vec<f64>> = points.iter().map(|p| p.iter().map(|&x| f64::from(x)).collect()).collect();
+        let k = self.k.clamp(1, n);
+        let g = Gram { values: gram, n };
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut best: Option<KMeansFit> = None;
+        let mut centres = Centres::new(k, n);
         for _ in 0..self.restarts.max(1) {
-            let centres = plus_plus_init(&pts, k, &mut rng);
-            let fit = lloyd(&pts, centres, self.max_iterations);
+            let seeds = plus_plus_init(&g, k, &mut rng);
+            centres.seed(&seeds);
+            let fit = lloyd(&g, &mut centres, self.max_iterations);
             if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
                 best = Some(fit);
             }
@@ -50,16 +68,42 @@ impl KMeans {
     }
 }
 
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+/// Dot product accumulated in f64 (exact products of f32 inputs), four lanes for speed.
+fn dot64(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += f64::from(x[l]) * f64::from(y[l]);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+struct Gram<'a> {
+    values: &'a [f64],
+    n: usize,
+}
+
+impl Gram<'_> {
+    fn at(&self, i: usize, j: usize) -> f64 {
+        self.values[i * self.n + j]
+    }
+
+    /// Squared distance between points `i` and `j`; exactly 0 for identical rows.
+    fn point_dist(&self, i: usize, j: usize) -> f64 {
+        (self.at(i, i) + self.at(j, j) - 2.0 * self.at(i, j)).max(0.0)
+    }
 }
 
 /// k-means++: the first centre uniformly, then each next one with probability ∝ D².
-fn plus_plus_init(pts: &[Vec<f64>], k: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<f64>> {
-    let n = pts.len();
-    let mut centres = vec![pts[rng.random_range(0..n)].clone()];
-    let mut d2: Vec<f64> = pts.iter().map(|p| sq_dist(p, &centres[0])).collect();
-    while centres.len() < k {
+/// Returns the chosen point indices.
+fn plus_plus_init(g: &Gram, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let n = g.n;
+    let mut seeds = vec![rng.random_range(0..n)];
+    let mut d2: Vec<f64> = (0..n).map(|i| g.point_dist(i, seeds[0])).collect();
+    while seeds.len() < k {
         let total: f64 = d2.iter().sum();
         let pick = if total > 0.0 {
             let mut target = rng.random::<f64>() * total;
@@ -76,45 +120,96 @@ fn plus_plus_init(pts: &[Vec<f64>], k: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<f
             // Every point coincides with a centre: any point will do.
             rng.random_range(0..n)
         };
-        centres.push(pts[pick].clone());
-        for (d, p) in d2.iter_mut().zip(pts) {
-            *d = d.min(sq_dist(p, &centres[centres.len() - 1]));
+        seeds.push(pick);
+        for (i, d) in d2.iter_mut().enumerate() {
+            *d = d.min(g.point_dist(i, pick));
         }
     }
-    centres
+    seeds
 }
 
-fn nearest(p: &[f64], centres: &[Vec<f64>]) -> (usize, f64) {
-    centres
-        .iter()
-        .enumerate()
-        .map(|(c, centre)| (c, sq_dist(p, centre)))
-        .fold((0, f64::INFINITY), |best, cur| if cur.1 < best.1 { cur } else { best })
+/// Centres as weights over the points (centre c = Σ_j w[c·n + j]·x_j) and scratch space,
+/// reused across iterations and restarts so the hot loop does not allocate.
+struct Centres {
+    k: usize,
+    n: usize,
+    weights: Vec<f64>,
+    dist: Vec<f64>,
+    cross: Vec<f64>,
 }
 
-fn lloyd(pts: &[Vec<f64>], mut centres: Vec<Vec<f64>>, max_iterations: usize) -> KMeansFit {
-    let dim = pts[0].len();
-    let mut labels: Vec<usize> = pts.iter().map(|p| nearest(p, &centres).0).collect();
-    for _ in 0..max_iterations {
-        let mut sums = vec![vec![0.0; dim]; centres.len()];
-        let mut counts = vec![0usize; centres.len()];
-        for (p, &l) in pts.iter().zip(&labels) {
-            counts[l] += 1;
-            sums[l].iter_mut().zip(p).for_each(|(s, x)| *s += x);
+impl Centres {
+    fn new(k: usize, n: usize) -> Self {
+        Self { k, n, weights: vec![0.0; k * n], dist: vec![0.0; k * n], cross: vec![0.0; n] }
+    }
+
+    fn seed(&mut self, seeds: &[usize]) {
+        self.weights.fill(0.0);
+        for (c, &s) in seeds.iter().enumerate() {
+            self.weights[c * self.n + s] = 1.0;
         }
-        for ((centre, sum), &count) in centres.iter_mut().zip(sums).zip(&counts) {
-            // An empty cluster keeps its centre.
+    }
+
+    /// Moves each centre to the mean of its points; an empty cluster keeps its centre.
+    fn update(&mut self, labels: &[usize]) {
+        for c in 0..self.k {
+            let count = labels.iter().filter(|&&l| l == c).count();
             if count > 0 {
-                *centre = sum.into_iter().map(|s| s / count as f64).collect();
+                let share = 1.0 / count as f64;
+                let w = &mut self.weights[c * self.n..(c + 1) * self.n];
+                for (wj, &l) in w.iter_mut().zip(labels) {
+                    *wj = if l == c { share } else { 0.0 };
+                }
             }
         }
-        let next: Vec<usize> = pts.iter().map(|p| nearest(p, &centres).0).collect();
+    }
+
+    /// Squared distance of every point to every centre: ‖x_i‖² − 2⟨x_i, c⟩ + ‖c‖².
+    fn compute_distances(&mut self, g: &Gram) {
+        let n = self.n;
+        for c in 0..self.k {
+            let w = &self.weights[c * n..(c + 1) * n];
+            for i in 0..n {
+                self.cross[i] = (0..n).filter(|&j| w[j] != 0.0).map(|j| w[j] * g.at(i, j)).sum();
+            }
+            let norm: f64 = (0..n).map(|j| w[j] * self.cross[j]).sum();
+            for i in 0..n {
+                self.dist[c * n + i] = (g.at(i, i) - 2.0 * self.cross[i] + norm).max(0.0);
+            }
+        }
+    }
+
+    /// Writes the nearest centre of each point (ties to the lower centre) into `labels`.
+    fn assign(&mut self, g: &Gram, labels: &mut [usize]) {
+        self.compute_distances(g);
+        for (i, label) in labels.iter_mut().enumerate() {
+            let mut best = (0, f64::INFINITY);
+            for c in 0..self.k {
+                let d = self.dist[c * self.n + i];
+                if d < best.1 {
+                    best = (c, d);
+                }
+            }
+            *label = best.0;
+        }
+    }
+}
+
+fn lloyd(g: &Gram, centres: &mut Centres, max_iterations: usize) -> KMeansFit {
+    let n = g.n;
+    let mut labels = vec![0; n];
+    let mut next = vec![0; n];
+    centres.assign(g, &mut labels);
+    for _ in 0..max_iterations {
+        centres.update(&labels);
+        centres.assign(g, &mut next);
         if next == labels {
             break;
         }
-        labels = next;
+        std::mem::swap(&mut labels, &mut next);
     }
-    let inertia = pts.iter().zip(&labels).map(|(p, &l)| sq_dist(p, &centres[l])).sum();
+    // `dist` holds the distances to the final centres.
+    let inertia = labels.iter().enumerate().map(|(i, &l)| centres.dist[l * n + i]).sum();
     KMeansFit { labels, inertia }
 }
 
