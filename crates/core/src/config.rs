@@ -218,8 +218,27 @@ impl Default for Config {
 /// Backend names a `generator` or `embedding` section may choose.
 pub const BACKENDS: [&str; 3] = ["llamacpp", "burn", "ollama"];
 
-const SECTIONS: [&str; 9] =
-    ["beam", "scorer", "novelty", "entropy", "budget", "embedding", "generator", "generation", "explore"];
+/// Every section and the keys it accepts; `docs/configuration.md` is checked against it.
+pub const SCHEMA: [(&str, &[&str]); 9] = [
+    ("beam", &["k"]),
+    ("scorer", &["type", "weights", "scores"]),
+    ("novelty", &["type", "threshold", "lambda_param"]),
+    ("entropy", &["type", "min_entropy", "k_max", "delta_epsilon", "random_seed"]),
+    ("budget", &["max_nodes", "max_tokens", "max_ms", "mode"]),
+    ("embedding", &MODEL_KEYS),
+    ("generator", &MODEL_KEYS),
+    (
+        "generation",
+        &["max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed", "stop", "system"],
+    ),
+    ("explore", &["n", "max_depth"]),
+];
+
+const MODEL_KEYS: [&str; 4] = ["type", "model", "host", "batch_size"];
+
+fn keys_of(section: &str) -> &'static [&'static str] {
+    SCHEMA.iter().find(|(name, _)| *name == section).map_or(&[], |(_, keys)| keys)
+}
 
 impl Config {
     /// Loads `file` (if any) and applies overrides from the process environment.
@@ -265,11 +284,11 @@ impl Config {
             Value::Null => &empty,
             other => return Err(wrong_type("(top level)", "a mapping of sections", other)),
         };
-        check_keys("", root, &SECTIONS)?;
+        check_keys("", root, &SCHEMA.map(|(name, _)| name))?;
         let mut cfg = Config::default();
 
         if let Some(beam) = section(root, "beam")?.into_map() {
-            check_keys("beam", beam, &["k"])?;
+            check_keys("beam", beam, keys_of("beam"))?;
             cfg.beam_k = uint(beam, "beam", "k", 1)?.unwrap_or(5) as usize;
         }
         if let Some(scorer) = section(root, "scorer")?.into_map() {
@@ -298,7 +317,7 @@ impl Config {
             (cfg.generation, cfg.system) = generation_config(g)?;
         }
         if let Some(e) = section(root, "explore")?.into_map() {
-            check_keys("explore", e, &["n", "max_depth"])?;
+            check_keys("explore", e, keys_of("explore"))?;
             let d = ExploreConfig::default();
             cfg.explore = ExploreConfig {
                 n: uint(e, "explore", "n", 1)?.map_or(d.n, |v| v as usize),
@@ -479,7 +498,7 @@ const UNIT: (f64, bool, f64) = (0.0, false, 1.0);
 const NON_NEGATIVE: (f64, bool, f64) = (0.0, false, f64::INFINITY);
 
 fn scorer_config(m: &Map<String, Value>) -> Result<ScorerConfig, ConfigError> {
-    check_keys("scorer", m, &["type", "weights", "scores"])?;
+    check_keys("scorer", m, keys_of("scorer"))?;
     match type_name(m, "scorer", &["composite", "static"])?.unwrap_or("composite") {
         "static" => {
             let mut scores = HashMap::new();
@@ -518,7 +537,7 @@ fn scorer_config(m: &Map<String, Value>) -> Result<ScorerConfig, ConfigError> {
 }
 
 fn novelty_config(m: &Map<String, Value>) -> Result<Option<NoveltyConfig>, ConfigError> {
-    check_keys("novelty", m, &["type", "threshold", "lambda_param"])?;
+    check_keys("novelty", m, keys_of("novelty"))?;
     let threshold = number(m, "novelty", "threshold", UNIT)?;
     let lambda = number(m, "novelty", "lambda_param", UNIT)?;
     Ok(Some(match type_name(m, "novelty", &["cosine", "mmr"])?.unwrap_or("cosine") {
@@ -528,7 +547,7 @@ fn novelty_config(m: &Map<String, Value>) -> Result<Option<NoveltyConfig>, Confi
 }
 
 fn entropy_config(m: &Map<String, Value>) -> Result<Option<EntropyConfig>, ConfigError> {
-    check_keys("entropy", m, &["type", "min_entropy", "k_max", "delta_epsilon", "random_seed"])?;
+    check_keys("entropy", m, keys_of("entropy"))?;
     type_name(m, "entropy", &["shannon"])?;
     let d = EntropyConfig::default();
     Ok(Some(EntropyConfig {
@@ -540,7 +559,7 @@ fn entropy_config(m: &Map<String, Value>) -> Result<Option<EntropyConfig>, Confi
 }
 
 fn budget_config(m: &Map<String, Value>) -> Result<BudgetConfig, ConfigError> {
-    check_keys("budget", m, &["max_nodes", "max_tokens", "max_ms", "mode"])?;
+    check_keys("budget", m, keys_of("budget"))?;
     let d = Budget::default();
     let mode = match string(m, "budget", "mode")? {
         None => BudgetMode::Strict,
@@ -565,7 +584,7 @@ fn budget_config(m: &Map<String, Value>) -> Result<BudgetConfig, ConfigError> {
 }
 
 fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelConfig>, ConfigError> {
-    check_keys(section, m, &["type", "model", "host", "batch_size"])?;
+    check_keys(section, m, &MODEL_KEYS)?;
     let Some(backend) = type_name(m, section, &BACKENDS)? else {
         return Err(ConfigError::WrongType {
             key: key_path(section, "type"),
@@ -582,9 +601,7 @@ fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelCon
 }
 
 fn generation_config(m: &Map<String, Value>) -> Result<(SamplingParams, Option<String>), ConfigError> {
-    const KEYS: [&str; 9] =
-        ["max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed", "stop", "system"];
-    check_keys("generation", m, &KEYS)?;
+    check_keys("generation", m, keys_of("generation"))?;
     let d = SamplingParams::default();
     let s = "generation";
     let stop = match m.get("stop") {

@@ -172,7 +172,7 @@ impl<'a> Explorer<'a> {
         let sampling = &self.config.generation;
 
         if let Some(budget) = self.selector.budget() {
-            let est_ms = if state.expansions > 0 { budget.usage().used_ms / state.expansions } else { 0 };
+            let est_ms = budget.usage().used_ms.checked_div(state.expansions).unwrap_or(0);
             let est_tokens = n as u64 * u64::from(sampling.max_tokens);
             match budget.admit(n as u64, est_tokens, est_ms) {
                 Ok(true) => {}

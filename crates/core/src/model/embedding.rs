@@ -15,7 +15,7 @@ impl Embeddings {
     /// Builds the matrix from flat row-major data, normalising each row to unit length
     /// (zero rows stay zero).
     pub fn from_flat(dim: usize, mut data: Vec<f32>) -> Result<Self, ModelError> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(ModelError::MismatchedDimensions { expected: dim, actual: data.len() });
         }
         for row in data.chunks_exact_mut(dim) {
@@ -53,7 +53,7 @@ impl Embeddings {
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        if self.dim == 0 { 0 } else { self.data.len() / self.dim }
+        self.data.len().checked_div(self.dim).unwrap_or(0)
     }
 
     /// Whether there are no rows.

@@ -56,8 +56,8 @@ impl NoveltyFilter for MmrNoveltyFilter {
             let (pick, _) = best.expect("an unselected candidate remains");
             selected[pick] = true;
             order.push(pick);
-            for i in 0..n {
-                max_sim[i] = max_sim[i].max(f64::from(sims.get(i, pick)));
+            for (i, m) in max_sim.iter_mut().enumerate() {
+                *m = m.max(f64::from(sims.get(i, pick)));
             }
         }
         Ok(match self.threshold {
