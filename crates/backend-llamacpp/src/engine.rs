@@ -1,0 +1,413 @@
+//! The model and its decode loops. Everything here runs on the worker thread that owns the
+//! llama.cpp model; nothing here is async.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use autobranch_core::model::{
+    CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, ModelError,
+    Prompt, SamplingParams,
+};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::chat::ChatTemplate;
+use crate::gguf::{self, GgufHeader};
+use crate::options::LlamaCppOptions;
+use crate::wordpiece::BertTokenizer;
+
+/// llama.cpp's backend may be initialised once per process. Its own log goes to stderr only
+/// when `AUTOBRANCH_LLAMA_LOG` is set (useful when a model refuses to load).
+fn backend() -> Result<&'static LlamaBackend, ModelError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            if std::env::var_os("AUTOBRANCH_LLAMA_LOG").is_none() {
+                b.void_logs();
+            }
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| ModelError::Unavailable(format!("cannot initialise llama.cpp: {e}")))
+}
+
+/// A loaded GGUF model.
+pub struct Engine {
+    model: LlamaModel,
+    header: GgufHeader,
+    template: Option<ChatTemplate>,
+    bert_tokenizer: Option<BertTokenizer>,
+    options: LlamaCppOptions,
+}
+
+/// One candidate being decoded.
+struct Sequence {
+    id: i32,
+    sampler: LlamaSampler,
+    bytes: Vec<u8>,
+    tokens: u32,
+    logprob_sum: f64,
+    last: LlamaToken,
+    finish: Option<FinishReason>,
+    text: String,
+    done_ms: f64,
+}
+
+fn backend_error(context: &str, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Backend(format!("{context}: {e}"))
+}
+
+/// The seed llama.cpp's dist sampler gets: u32::MAX means "random" there, so avoid it.
+fn sampler_seed(seed: u64) -> u32 {
+    let s = (seed ^ (seed >> 32)) as u32;
+    if s == u32::MAX { s - 1 } else { s }
+}
+
+/// log-softmax of `token` under `logits`, computed in f64.
+fn log_prob(logits: &[f32], token: LlamaToken) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    let l = logits.get(token.0 as usize).copied().unwrap_or(f32::NEG_INFINITY);
+    f64::from(l - max) - sum.ln()
+}
+
+impl Engine {
+    /// Validates and loads a GGUF model.
+    pub fn load(path: &Path, options: LlamaCppOptions) -> Result<Self, ModelError> {
+        let header = gguf::read_header(path).map_err(|e| ModelError::Unavailable(e.to_string()))?;
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_n_gpu_layers(options.gpu_layers);
+        let model = LlamaModel::load_from_file(backend, path, &params)
+            .map_err(|e| ModelError::Unavailable(format!("llama.cpp cannot load {}: {e}", path.display())))?;
+        let template = match header.get_str("tokenizer.chat_template") {
+            Some(source) => {
+                let vocab = model.vocab();
+                let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
+                let (bos, eos) = (piece(vocab.bos()), piece(vocab.eos()));
+                Some(ChatTemplate::new(source.to_owned(), bos, eos).map_err(|e| {
+                    ModelError::Unavailable(format!("{}: the chat template does not compile: {e}", path.display()))
+                })?)
+            }
+            None => None,
+        };
+        let max_len = options.embed_max_tokens.min(model.n_ctx_train()) as usize;
+        let bert_tokenizer = BertTokenizer::from_gguf(&header, max_len)
+            .map_err(|e| ModelError::Unavailable(format!("{}: {e}", path.display())))?;
+        Ok(Self { model, header, template, bert_tokenizer, options })
+    }
+
+    /// The GGUF header.
+    pub fn header(&self) -> &GgufHeader {
+        &self.header
+    }
+
+    /// Context length the model was trained with.
+    pub fn n_ctx_train(&self) -> u32 {
+        self.model.n_ctx_train()
+    }
+
+    /// Tokenises the prompt: raw text as is, chats through the model's template.
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, ModelError> {
+        let vocab = self.model.vocab();
+        let (text, has_bos) = match prompt {
+            Prompt::Text(t) => (t.clone(), false),
+            Prompt::Chat(messages) => {
+                let template = self.template.as_ref().ok_or_else(|| {
+                    ModelError::InvalidRequest(
+                        "this model's GGUF has no tokenizer.chat_template; send a plain text prompt instead of a chat"
+                            .into(),
+                    )
+                })?;
+                let text = template
+                    .render(messages)
+                    .map_err(|e| ModelError::InvalidRequest(format!("the model's chat template failed: {e}")))?;
+                let has_bos = !template.bos_token().is_empty() && text.starts_with(template.bos_token());
+                (text, has_bos)
+            }
+        };
+        let add_bos = vocab.should_add_bos() && !has_bos;
+        let mut tokens = Vec::new();
+        if add_bos {
+            tokens.push(vocab.bos());
+        }
+        tokens.extend(vocab.tokenize(text.as_bytes(), false, true));
+        if tokens.is_empty() {
+            return Err(ModelError::InvalidRequest("the prompt is empty after tokenisation".into()));
+        }
+        Ok(tokens)
+    }
+
+    fn sampler(&self, params: &SamplingParams, seed: u64) -> LlamaSampler {
+        let mut chain = Vec::new();
+        if params.repeat_penalty != 1.0 {
+            chain.push(LlamaSampler::penalties(self.model.n_vocab(), 64, params.repeat_penalty, 0.0, 0.0));
+        }
+        if params.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+        } else {
+            if params.top_k > 0 {
+                chain.push(LlamaSampler::top_k(i32::try_from(params.top_k).unwrap_or(i32::MAX)));
+            }
+            if params.top_p < 1.0 {
+                chain.push(LlamaSampler::top_p(params.top_p, 1));
+            }
+            if params.min_p > 0.0 {
+                chain.push(LlamaSampler::min_p(params.min_p, 1));
+            }
+            chain.push(LlamaSampler::temp(params.temperature));
+            chain.push(LlamaSampler::dist(sampler_seed(seed)));
+        }
+        LlamaSampler::chain_simple(chain)
+    }
+
+    fn context(&self, n_ctx: u32, n_seq: u32, n_batch: u32) -> Result<LlamaContext<'_>, ModelError> {
+        let threads = self.options.threads();
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(n_batch)
+            .with_n_ubatch(n_batch)
+            .with_n_seq_max(n_seq)
+            .with_kv_unified(true)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        self.model.new_context(backend()?, params).map_err(|e| backend_error("cannot create a llama.cpp context", e))
+    }
+
+    /// Generates `request.n` candidates: the prompt is decoded once and shared by every
+    /// sequence's KV cells, then all live sequences decode together, one batch per step.
+    /// With `sequential`, the same loop runs one candidate at a time (prompt included), as
+    /// `n` separate calls would.
+    pub fn generate(&self, request: &GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {
+        request.validate()?;
+        let prompt = self.prompt_tokens(&request.prompt)?;
+        let max_tokens = request.sampling.max_tokens;
+        let group = if sequential { 1 } else { request.n };
+        let needed = prompt.len() as u64 + group as u64 * u64::from(max_tokens);
+        let limit = u64::from(self.options.n_ctx.unwrap_or_else(|| self.n_ctx_train()));
+        if prompt.len() as u64 >= limit {
+            return Err(ModelError::InvalidRequest(format!(
+                "the prompt has {} tokens but the context holds {limit}; shorten the prompt or raise the context size",
+                prompt.len()
+            )));
+        }
+        if needed > limit {
+            return Err(ModelError::InvalidRequest(format!(
+                "{} prompt tokens + {group} candidates × {max_tokens} new tokens = {needed} tokens exceed the context of \
+                 {limit}; ask for fewer candidates or fewer tokens, or raise the context size",
+                prompt.len()
+            )));
+        }
+        let n_batch = (prompt.len() as u32).clamp(group as u32, self.options.batch_size.max(group as u32));
+        let mut ctx = self.context(needed as u32, group as u32, n_batch)?;
+
+        let mut candidates = Vec::with_capacity(request.n);
+        let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, prompt_ms: 0.0, generate_ms: 0.0 };
+        for start in (0..request.n).step_by(group) {
+            let seeds: Vec<u64> = (start..(start + group).min(request.n)).map(|i| request.candidate_seed(i)).collect();
+            ctx.clear_kv_cache();
+            let (prompt_ms, generate_ms, mut done) = self.decode_group(&mut ctx, &prompt, &seeds, &request.sampling)?;
+            timings.prompt_ms += prompt_ms;
+            timings.generate_ms += generate_ms;
+            candidates.append(&mut done);
+        }
+        Ok(Generation { candidates, timings })
+    }
+
+    fn decode_group(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        prompt: &[LlamaToken],
+        seeds: &[u64],
+        params: &SamplingParams,
+    ) -> Result<(f64, f64, Vec<GeneratedCandidate>), ModelError> {
+        let n = seeds.len();
+        let n_batch = ctx.n_batch() as usize;
+        let mut batch = LlamaBatch::new(n_batch.max(n), n as i32);
+
+        // Prompt, in chunks of n_batch, with logits only for its last token.
+        let started = Instant::now();
+        let mut last_index = 0;
+        for (c, chunk) in prompt.chunks(n_batch).enumerate() {
+            batch.clear();
+            for (j, &t) in chunk.iter().enumerate() {
+                let pos = (c * n_batch + j) as i32;
+                let last = c * n_batch + j + 1 == prompt.len();
+                batch.add(t, pos, &[0], last).map_err(|e| backend_error("prompt batch", e))?;
+                if last {
+                    last_index = j as i32;
+                }
+            }
+            ctx.decode(&mut batch).map_err(|e| backend_error("prompt decode", e))?;
+        }
+        // Every sequence shares the prompt's cells (a unified cache copies no data).
+        for s in 1..n as i32 {
+            ctx.copy_kv_cache_seq(0, s, None, None).map_err(|e| backend_error("kv cache copy", e))?;
+        }
+        let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let started = Instant::now();
+        let mut seqs: Vec<Sequence> = seeds
+            .iter()
+            .enumerate()
+            .map(|(i, &seed)| Sequence {
+                id: i as i32,
+                sampler: self.sampler(params, seed),
+                bytes: Vec::new(),
+                tokens: 0,
+                logprob_sum: 0.0,
+                last: LlamaToken(0),
+                finish: None,
+                text: String::new(),
+                done_ms: 0.0,
+            })
+            .collect();
+        // Batch index of each live sequence's logits; all start from the prompt's last token.
+        let mut logits_at: Vec<i32> = vec![last_index; n];
+        let vocab = self.model.vocab();
+        let mut pos = prompt.len() as i32;
+        loop {
+            for (s, &idx) in seqs.iter_mut().zip(&logits_at) {
+                if s.finish.is_some() {
+                    continue;
+                }
+                let token = s.sampler.sample(ctx, idx);
+                s.logprob_sum += log_prob(ctx.get_logits_ith(idx), token);
+                s.tokens += 1;
+                s.last = token;
+                if vocab.is_eog(token) {
+                    s.finish = Some(FinishReason::Stop);
+                } else {
+                    s.bytes.extend(vocab.token_to_piece(token, false, None));
+                    let text = String::from_utf8_lossy(&s.bytes);
+                    if let Some(cut) = params.stop.iter().filter_map(|stop| text.find(stop.as_str())).min() {
+                        s.text = text[..cut].to_owned();
+                        s.finish = Some(FinishReason::StopString);
+                    } else if s.tokens >= params.max_tokens {
+                        s.finish = Some(FinishReason::Length);
+                    }
+                }
+                if s.finish.is_some() {
+                    s.done_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    if s.finish != Some(FinishReason::StopString) {
+                        s.text = String::from_utf8_lossy(&s.bytes).into_owned();
+                    }
+                    ctx.clear_kv_cache_seq(Some(s.id as u32), Some(prompt.len() as u32), None)
+                        .map_err(|e| backend_error("kv cache clear", e))?;
+                }
+            }
+            let live: Vec<usize> = (0..n).filter(|&i| seqs[i].finish.is_none()).collect();
+            if live.is_empty() {
+                break;
+            }
+            batch.clear();
+            for (j, &i) in live.iter().enumerate() {
+                batch.add(seqs[i].last, pos, &[seqs[i].id], true).map_err(|e| backend_error("decode batch", e))?;
+                logits_at[i] = j as i32;
+            }
+            ctx.decode(&mut batch).map_err(|e| backend_error("decode", e))?;
+            pos += 1;
+        }
+        let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let candidates = seqs
+            .into_iter()
+            .map(|s| GeneratedCandidate {
+                text: s.text,
+                tokens: s.tokens,
+                logprob_mean: (s.tokens > 0).then(|| s.logprob_sum / f64::from(s.tokens)),
+                finish_reason: s.finish.unwrap_or(FinishReason::Length),
+                timings: CandidateTimings { generate_ms: s.done_ms },
+            })
+            .collect();
+        Ok((prompt_ms, generate_ms, candidates))
+    }
+
+    /// Next-token logits after the prompt (for parity checks against other backends).
+    pub fn prompt_logits(&self, prompt: &Prompt) -> Result<Vec<f32>, ModelError> {
+        let tokens = self.prompt_tokens(prompt)?;
+        let n_batch = (tokens.len() as u32).max(1);
+        let mut ctx = self.context(n_batch.max(8), 1, n_batch)?;
+        let mut batch = LlamaBatch::new(tokens.len(), 1);
+        for (i, &t) in tokens.iter().enumerate() {
+            batch.add(t, i as i32, &[0], i + 1 == tokens.len()).map_err(|e| backend_error("prompt batch", e))?;
+        }
+        ctx.decode(&mut batch).map_err(|e| backend_error("prompt decode", e))?;
+        Ok(ctx.get_logits_ith(tokens.len() as i32 - 1).to_vec())
+    }
+
+    /// Mean-pooled, L2-normalised embeddings (the model must be an embedding model).
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let vocab = self.model.vocab();
+        let max_len = self.options.embed_max_tokens.min(self.n_ctx_train()) as usize;
+        let tokenized: Vec<Vec<LlamaToken>> = match &self.bert_tokenizer {
+            Some(bert) => {
+                texts.iter().map(|t| bert.encode(t)).collect::<Result<_, _>>().map_err(ModelError::Backend)?
+            }
+            None => texts
+                .iter()
+                .map(|t| {
+                    let mut toks = vocab.tokenize(t.as_bytes(), true, false);
+                    if toks.len() > max_len {
+                        // Keep the closing separator, as sentence-transformers' truncation does.
+                        let last = *toks.last().expect("non-empty");
+                        toks.truncate(max_len - 1);
+                        toks.push(last);
+                    }
+                    toks
+                })
+                .collect(),
+        };
+        let n_batch = self.options.batch_size.max(max_len as u32);
+        let threads = self.options.threads();
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_batch))
+            .with_n_batch(n_batch)
+            .with_n_ubatch(n_batch)
+            .with_n_seq_max(64)
+            .with_embeddings(true)
+            .with_pooling_type(LlamaPoolingType::Mean)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let mut ctx = self
+            .model
+            .new_context(backend()?, params)
+            .map_err(|e| backend_error("cannot create an embedding context", e))?;
+        let mut out = Vec::with_capacity(texts.len());
+        let mut batch = LlamaBatch::new(n_batch as usize, 64);
+        let mut i = 0;
+        while i < tokenized.len() {
+            batch.clear();
+            let mut used = 0usize;
+            let mut group = 0;
+            while i + group < tokenized.len() && group < 64 && used + tokenized[i + group].len() <= n_batch as usize {
+                for (p, &t) in tokenized[i + group].iter().enumerate() {
+                    batch.add(t, p as i32, &[group as i32], true).map_err(|e| backend_error("embedding batch", e))?;
+                }
+                used += tokenized[i + group].len();
+                group += 1;
+            }
+            ctx.clear_kv_cache();
+            ctx.encode(&mut batch).map_err(|e| backend_error("embedding encode", e))?;
+            for s in 0..group {
+                let v = ctx.embeddings_seq_ith(s as i32).map_err(|e| backend_error("embeddings", e))?;
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                out.push(if norm > 0.0 { v.iter().map(|x| x / norm).collect() } else { v.to_vec() });
+            }
+            i += group;
+        }
+        Ok(out)
+    }
+
+    /// Embedding length of the model.
+    pub fn n_embd(&self) -> usize {
+        usize::try_from(self.model.n_embd()).unwrap_or(0)
+    }
+}

@@ -1,0 +1,56 @@
+//! [`LlamaCppGenerator`]: the `Generator` on embedded llama.cpp.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use autobranch_core::model::{Generation, GenerationRequest, Generator, ModelError, Prompt};
+
+use crate::options::LlamaCppOptions;
+use crate::worker::{ModelInfo, Worker};
+
+/// Generates candidates with a GGUF model on embedded llama.cpp, branching in one batch.
+pub struct LlamaCppGenerator {
+    worker: Worker,
+    model_id: String,
+    sequential: bool,
+}
+
+impl LlamaCppGenerator {
+    /// Loads the GGUF at `path` (validated before llama.cpp sees it) on a worker thread.
+    pub fn load(path: &Path, options: LlamaCppOptions) -> Result<Self, ModelError> {
+        if !path.is_file() {
+            return Err(ModelError::Unavailable(format!("model file {} does not exist", path.display())));
+        }
+        let sequential = options.sequential;
+        let worker = Worker::spawn(path, options)?;
+        Ok(Self { worker, model_id: path.display().to_string(), sequential })
+    }
+
+    /// Facts about the loaded model.
+    pub fn info(&self) -> &ModelInfo {
+        self.worker.info()
+    }
+
+    /// Generates with the candidates decoded together (`false`) or one at a time (`true`),
+    /// whatever the options said.
+    pub async fn generate_with(&self, request: &GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {
+        self.worker.generate(request.clone(), sequential).await
+    }
+
+    /// Next-token logits after `prompt` (for parity checks).
+    pub async fn prompt_logits(&self, prompt: Prompt) -> Result<Vec<f32>, ModelError> {
+        self.worker.logits(prompt).await
+    }
+}
+
+#[async_trait]
+impl Generator for LlamaCppGenerator {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
+        request.validate()?;
+        self.generate_with(request, self.sequential).await
+    }
+}

@@ -1,0 +1,38 @@
+//! Settings of the llama.cpp backend.
+
+/// How the model is run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlamaCppOptions {
+    /// Context size in tokens; `None` uses the model's training context.
+    pub n_ctx: Option<u32>,
+    /// CPU threads; `None` uses the machine's physical cores.
+    pub threads: Option<i32>,
+    /// Layers offloaded to the GPU (0 on CPU builds).
+    pub gpu_layers: u32,
+    /// Most tokens decoded per llama.cpp batch (prompt chunks, embedding batches).
+    pub batch_size: u32,
+    /// Decode candidates one at a time instead of together (for comparison).
+    pub sequential: bool,
+    /// Longest input of the embedder in tokens (256, as sentence-transformers truncates MiniLM).
+    pub embed_max_tokens: u32,
+}
+
+impl Default for LlamaCppOptions {
+    fn default() -> Self {
+        Self {
+            n_ctx: None,
+            threads: None,
+            gpu_layers: if cfg!(any(feature = "cuda", feature = "vulkan")) { 999 } else { 0 },
+            batch_size: 512,
+            sequential: false,
+            embed_max_tokens: 256,
+        }
+    }
+}
+
+impl LlamaCppOptions {
+    /// Threads to use: the setting, else physical cores.
+    pub fn threads(&self) -> i32 {
+        self.threads.unwrap_or_else(|| i32::try_from(num_cpus::get_physical()).unwrap_or(1).max(1))
+    }
+}

