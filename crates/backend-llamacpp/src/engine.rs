@@ -72,10 +72,19 @@ fn sampler_seed(seed: u64) -> u32 {
     if s == u32::MAX { s - 1 } else { s }
 }
 
-/// log-softmax of `token` under `logits`, computed in f64.
+/// log-softmax of `token` under `logits`. The sum runs in f32 over eight lanes (it is on the
+/// decode loop's path, once per sampled token) and is accumulated in f64 at the end.
 fn log_prob(logits: &[f32], token: LlamaToken) -> f64 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    let mut acc = [0.0f32; 8];
+    let chunks = logits.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|&l| f64::from((l - max).exp())).sum();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += (c[k] - max).exp();
+        }
+    }
+    let sum = acc.iter().map(|&a| f64::from(a)).sum::<f64>() + tail;
     let l = logits.get(token.0 as usize).copied().unwrap_or(f32::NEG_INFINITY);
     f64::from(l - max) - sum.ln()
 }
@@ -330,6 +339,30 @@ impl Engine {
         Ok((prompt_ms, generate_ms, candidates))
     }
 
+    /// llama.cpp's raw speed, measured the way `llama-bench` does: `n_prompt` tokens decoded
+    /// as one batch, then `n_gen` single-token decodes with no sampling. Returns tokens per
+    /// second for each, the yardstick for this backend's own overhead.
+    pub fn raw_speed(&self, n_prompt: usize, n_gen: usize) -> Result<(f64, f64), ModelError> {
+        let n_ctx = (n_prompt + n_gen + 8) as u32;
+        let mut ctx = self.context(n_ctx, 1, n_prompt.max(1) as u32)?;
+        let token = self.model.vocab().bos();
+        let mut batch = LlamaBatch::new(n_prompt.max(1), 1);
+        for i in 0..n_prompt {
+            batch.add(token, i as i32, &[0], i + 1 == n_prompt).map_err(|e| backend_error("batch", e))?;
+        }
+        let started = Instant::now();
+        ctx.decode(&mut batch).map_err(|e| backend_error("decode", e))?;
+        let pp = n_prompt as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for i in 0..n_gen {
+            batch.clear();
+            batch.add(token, (n_prompt + i) as i32, &[0], true).map_err(|e| backend_error("batch", e))?;
+            ctx.decode(&mut batch).map_err(|e| backend_error("decode", e))?;
+        }
+        let tg = n_gen as f64 / started.elapsed().as_secs_f64();
+        Ok((pp, tg))
+    }
+
     /// Next-token logits after the prompt (for parity checks against other backends).
     pub fn prompt_logits(&self, prompt: &Prompt) -> Result<Vec<f32>, ModelError> {
         let tokens = self.prompt_tokens(prompt)?;
@@ -409,5 +442,27 @@ impl Engine {
     /// Embedding length of the model.
     pub fn n_embd(&self) -> usize {
         usize::try_from(self.model.n_embd()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_prob_is_a_log_softmax() {
+        let logits: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
+        let z: f64 = logits.iter().map(|&l| f64::from(l).exp()).sum();
+        for t in [0, 5, 36] {
+            let want = f64::from(logits[t]) - z.ln();
+            assert!((log_prob(&logits, LlamaToken(t as i32)) - want).abs() < 1e-5);
+        }
+        assert!(log_prob(&logits, LlamaToken(99)).is_infinite());
+    }
+
+    #[test]
+    fn sampler_seeds_avoid_llama_cpp_random_seed() {
+        assert_ne!(sampler_seed(u64::from(u32::MAX)), u32::MAX);
+        assert_ne!(sampler_seed(1), sampler_seed(2));
     }
 }

@@ -37,6 +37,13 @@ impl LlamaCppGenerator {
         self.worker.generate(request.clone(), sequential).await
     }
 
+    /// llama.cpp's own speed on this model, measured like `llama-bench` (a batch of
+    /// `n_prompt` tokens, then `n_gen` single-token decodes, no sampling): (prompt tok/s,
+    /// decode tok/s).
+    pub async fn raw_speed(&self, n_prompt: usize, n_gen: usize) -> Result<(f64, f64), ModelError> {
+        self.worker.raw_speed(n_prompt, n_gen).await
+    }
+
     /// Next-token logits after `prompt` (for parity checks).
     pub async fn prompt_logits(&self, prompt: Prompt) -> Result<Vec<f32>, ModelError> {
         self.worker.logits(prompt).await

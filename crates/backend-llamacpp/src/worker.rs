@@ -17,6 +17,7 @@ enum Job {
     Generate { request: GenerationRequest, sequential: bool, reply: oneshot::Sender<Result<Generation, ModelError>> },
     Embed { texts: Vec<String>, reply: oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>> },
     Logits { prompt: Prompt, reply: oneshot::Sender<Result<Vec<f32>, ModelError>> },
+    RawSpeed { n_prompt: usize, n_gen: usize, reply: oneshot::Sender<Result<(f64, f64), ModelError>> },
 }
 
 /// Facts about the loaded model, read once at load time.
@@ -74,6 +75,9 @@ impl Worker {
                         Job::Logits { prompt, reply } => {
                             let _ = reply.send(engine.prompt_logits(&prompt));
                         }
+                        Job::RawSpeed { n_prompt, n_gen, reply } => {
+                            let _ = reply.send(engine.raw_speed(n_prompt, n_gen));
+                        }
                     }
                 }
             })
@@ -104,6 +108,11 @@ impl Worker {
     /// Embeds texts.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         self.call(|reply| Job::Embed { texts, reply }).await
+    }
+
+    /// llama.cpp's raw prompt and decode speed (see `Engine::raw_speed`).
+    pub async fn raw_speed(&self, n_prompt: usize, n_gen: usize) -> Result<(f64, f64), ModelError> {
+        self.call(|reply| Job::RawSpeed { n_prompt, n_gen, reply }).await
     }
 
     /// Next-token logits after a prompt.
