@@ -1,19 +1,162 @@
-//! Wires model backends chosen in the configuration. The backend crates add themselves here
-//! behind cargo features; a backend that was not compiled in is a clear error.
+//! Wires the model backends that were compiled in (cargo features `llamacpp`, `ollama`;
+//! Burn comes with its own crate). Asking for one that was not compiled in says which
+//! feature to enable; a missing model file says how to fetch it.
 
-use autobranch_core::Embedder;
+use std::path::PathBuf;
+
+use anyhow::anyhow;
 use autobranch_core::config::ModelConfig;
+use autobranch_core::{Embedder, Generator};
 
 use crate::failure::Failure;
 
-/// The embedder the configuration asks for, if any.
-pub fn embedder(config: Option<&ModelConfig>) -> Result<Option<Box<dyn Embedder>>, Failure> {
-    match config {
-        None => Ok(None),
-        Some(m) => Err(Failure::BadInput(anyhow::anyhow!(
-            "embedding backend {:?} is not compiled into this build of autobranch; \
-             give every input line an \"embedding\" instead, or build with the backend's cargo feature",
-            m.backend
-        ))),
+/// Default generation model in the models folder.
+pub const DEFAULT_GENERATOR_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// Default GGUF embedding model in the models folder.
+pub const DEFAULT_EMBED_GGUF: &str = "all-minilm-l6-v2.gguf";
+
+/// The models folder: `$AUTOBRANCH_MODELS`, else `~/.cache/autobranch/models`.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("AUTOBRANCH_MODELS").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        home.join(".cache/autobranch/models")
+    })
+}
+
+/// A model given as a path, or the default file in the models folder.
+fn local_model(model: Option<&str>, default: &str) -> Result<PathBuf, Failure> {
+    let path = match model {
+        Some(m) => PathBuf::from(m),
+        None => models_dir().join(default),
+    };
+    if !path.is_file() {
+        let hint = if model.is_none() {
+            "; fetch the default models with `autobranch models fetch` (or scripts/fetch-models.sh)"
+        } else {
+            ""
+        };
+        return Err(Failure::BadInput(anyhow!("model file {} does not exist{hint}", path.display())));
+    }
+    Ok(path)
+}
+
+fn not_compiled(role: &str, name: &str, feature: &str) -> Failure {
+    Failure::BadInput(anyhow!(
+        "{role} backend {name:?} is not compiled into this build; rebuild with `cargo build -p autobranch-cli --features {feature}`"
+    ))
+}
+
+fn unknown(role: &str, name: &str) -> Failure {
+    Failure::BadInput(anyhow!("unknown {role} backend {name:?}; allowed: llamacpp, burn, ollama"))
+}
+
+/// How a backend is chosen: name and model from the flags, else the configuration section.
+pub struct Choice<'a> {
+    /// `llamacpp`, `burn` or `ollama`.
+    pub backend: String,
+    /// Path or model name.
+    pub model: Option<String>,
+    /// The configuration section, for host and batch size.
+    pub config: Option<&'a ModelConfig>,
+}
+
+impl<'a> Choice<'a> {
+    /// Flags win over the configuration; llama.cpp is the default backend.
+    pub fn new(flag_backend: Option<&str>, flag_model: Option<&str>, config: Option<&'a ModelConfig>) -> Self {
+        let backend = flag_backend
+            .map(str::to_owned)
+            .or_else(|| config.map(|c| c.backend.clone()))
+            .unwrap_or_else(|| "llamacpp".into());
+        let same_backend = config.is_some_and(|c| c.backend == backend);
+        let model =
+            flag_model.map(str::to_owned).or_else(|| config.filter(|_| same_backend).and_then(|c| c.model.clone()));
+        Self { backend, model, config: config.filter(|_| same_backend) }
+    }
+}
+
+#[cfg(feature = "ollama")]
+fn ollama_client(choice: &Choice<'_>) -> Result<autobranch_ollama::OllamaClient, Failure> {
+    let host = match choice.config.and_then(|c| c.host.as_deref()) {
+        Some(h) => autobranch_ollama::host::base_url(h),
+        None => autobranch_ollama::host::from_env(),
+    }
+    .map_err(|e| Failure::BadInput(anyhow!(e)))?;
+    autobranch_ollama::OllamaClient::new(autobranch_ollama::ClientConfig { base_url: host, ..Default::default() })
+        .map_err(|e| Failure::Runtime(e.into()))
+}
+
+/// Loads the generator; `sequential` asks llama.cpp to decode candidates one at a time.
+pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> Result<Box<dyn Generator>, Failure> {
+    let _ = (sequential, concurrency);
+    match choice.backend.as_str() {
+        "llamacpp" => {
+            #[cfg(feature = "llamacpp")]
+            {
+                let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL)?;
+                let mut options = autobranch_llamacpp::LlamaCppOptions { sequential, ..Default::default() };
+                if let Some(b) = choice.config.and_then(|c| c.batch_size) {
+                    options.batch_size = b as u32;
+                }
+                let g = autobranch_llamacpp::LlamaCppGenerator::load(&path, options)
+                    .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
+                Ok(Box::new(g))
+            }
+            #[cfg(not(feature = "llamacpp"))]
+            Err(not_compiled("generator", "llamacpp", "llamacpp"))
+        }
+        "ollama" => {
+            #[cfg(feature = "ollama")]
+            {
+                let model = choice.model.clone().ok_or_else(|| {
+                    Failure::BadInput(anyhow!(
+                        "the ollama generator needs a model name: --model NAME (e.g. llama3.1:8b)"
+                    ))
+                })?;
+                Ok(Box::new(autobranch_ollama::OllamaGenerator::new(ollama_client(choice)?, model, concurrency)))
+            }
+            #[cfg(not(feature = "ollama"))]
+            Err(not_compiled("generator", "ollama", "ollama"))
+        }
+        "burn" => Err(not_compiled("generator", "burn", "burn-ndarray")),
+        other => Err(unknown("generator", other)),
+    }
+}
+
+/// Loads the embedder.
+pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
+    match choice.backend.as_str() {
+        "llamacpp" => {
+            #[cfg(feature = "llamacpp")]
+            {
+                let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_GGUF)?;
+                let mut options = autobranch_llamacpp::LlamaCppOptions::default();
+                if let Some(b) = choice.config.and_then(|c| c.batch_size) {
+                    options.batch_size = b as u32;
+                }
+                let e = autobranch_llamacpp::LlamaCppEmbedder::load(&path, options)
+                    .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
+                Ok(Box::new(e))
+            }
+            #[cfg(not(feature = "llamacpp"))]
+            Err(not_compiled("embedder", "llamacpp", "llamacpp"))
+        }
+        "ollama" => {
+            #[cfg(feature = "ollama")]
+            {
+                let model = choice.model.clone().ok_or_else(|| {
+                    Failure::BadInput(anyhow!(
+                        "the ollama embedder needs a model name: --embed-model NAME (e.g. all-minilm)"
+                    ))
+                })?;
+                let e = autobranch_ollama::OllamaEmbedder::connect(ollama_client(choice)?, model)
+                    .await
+                    .map_err(|e| Failure::Runtime(e.into()))?;
+                Ok(Box::new(e))
+            }
+            #[cfg(not(feature = "ollama"))]
+            Err(not_compiled("embedder", "ollama", "ollama"))
+        }
+        "burn" => Err(not_compiled("embedder", "burn", "burn-ndarray")),
+        other => Err(unknown("embedder", other)),
     }
 }

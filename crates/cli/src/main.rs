@@ -1,5 +1,6 @@
 //! `autobranch`: controlled branching generation from the command line.
 
+mod args;
 mod backends;
 mod commands;
 mod failure;
@@ -8,6 +9,7 @@ mod input;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use args::{EmbedderArgs, GeneratorArgs, SamplingArgs};
 use clap::{Parser, Subcommand};
 
 use failure::Failure;
@@ -22,6 +24,84 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Explore a branching tree from a prompt: generate, select, expand the kept children.
+    Explore {
+        /// The root prompt (optional with --resume).
+        prompt: Option<String>,
+        /// Configuration file (.yaml, .yml, .json or .toml); AUTOBRANCH_* variables override it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        generator: GeneratorArgs,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+        /// Children generated per expanded node.
+        #[arg(long)]
+        n: Option<usize>,
+        /// Deepest level generated (the root is 0).
+        #[arg(long)]
+        depth: Option<usize>,
+        /// Beam width.
+        #[arg(long)]
+        k: Option<usize>,
+        /// Checkpoint file, rewritten atomically after every expanded node.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Resume from a checkpoint (and keep checkpointing into it unless --checkpoint says otherwise).
+        #[arg(long, value_name = "FILE")]
+        resume: Option<PathBuf>,
+        /// Write the finished tree as JSON.
+        #[arg(long, value_name = "tree.json")]
+        out: Option<PathBuf>,
+        /// Print the tree as JSON instead of a tree view.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate candidates only, with timings.
+    Generate {
+        /// The prompt (sent as a chat turn unless --raw).
+        prompt: String,
+        /// Number of candidates.
+        #[arg(long, default_value_t = 4)]
+        n: usize,
+        /// Decode the candidates one at a time instead of in one batch.
+        #[arg(long)]
+        sequential: bool,
+        /// Complete the prompt as raw text.
+        #[arg(long)]
+        raw: bool,
+        /// Configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        generator: GeneratorArgs,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embed texts, one per line.
+    Embed {
+        /// Text file; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE|-")]
+        file: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch the default models, or show where they live.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
     /// Run one selection step (score → beam → novelty → entropy → budget) on a JSONL file.
     Select {
         /// One JSON object per line: {"id", "text", "meta"?, "embedding"?, "role"?}; the line
@@ -31,6 +111,8 @@ enum Command {
         /// Configuration file (.yaml, .yml, .json or .toml); AUTOBRANCH_* variables override it.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -58,6 +140,14 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Download the default models into $AUTOBRANCH_MODELS (checks SHA-256; a no-op when present).
+    Fetch,
+    /// Print the models folder.
+    Path,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -66,7 +156,60 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Select { input, config, json } => commands::select::run(&input, config.as_deref(), json).await,
+            Command::Select { input, config, embedder, json } => {
+                commands::select::run(&input, config.as_deref(), &embedder, json).await
+            }
+            Command::Explore {
+                prompt,
+                config,
+                generator,
+                embedder,
+                sampling,
+                n,
+                depth,
+                k,
+                checkpoint,
+                resume,
+                out,
+                json,
+            } => {
+                commands::explore::run(commands::explore::ExploreArgs {
+                    prompt,
+                    config,
+                    generator,
+                    embedder,
+                    sampling,
+                    n,
+                    depth,
+                    k,
+                    checkpoint,
+                    resume,
+                    out,
+                    json,
+                })
+                .await
+            }
+            Command::Generate { prompt, n, sequential, raw, config, generator, sampling, json } => {
+                commands::generate::run(commands::generate::GenerateArgs {
+                    prompt,
+                    n,
+                    sequential,
+                    raw,
+                    json,
+                    config,
+                    model: generator,
+                    sampling,
+                })
+                .await
+            }
+            Command::Embed { file, config, embedder, json } => {
+                commands::embed::run(file.as_deref(), config.as_ref(), &embedder, json).await
+            }
+            Command::Models { action: ModelsAction::Fetch } => commands::models::fetch(),
+            Command::Models { action: ModelsAction::Path } => {
+                commands::models::path();
+                Ok(())
+            }
             Command::Detect { file, json } => commands::detect::run(file.as_deref(), json),
             Command::Analyze { file, topic_shift_threshold, json } => {
                 commands::analyze::run(&file, topic_shift_threshold, json).await

@@ -169,7 +169,7 @@ fn missing_vectors_for_stages_that_need_them_exits_2() {
     );
     assert_bad_input(&["select", "--input", &input], "cosine novelty stage needs embeddings");
     let cfg = file(&dir, "cfg.yaml", "embedding:\n  type: burn\n");
-    assert_bad_input(&["select", "--input", &input, "--config", &cfg], "embedding backend \"burn\" is not compiled");
+    assert_bad_input(&["select", "--input", &input, "--config", &cfg], "embedder backend \"burn\" is not compiled");
 }
 
 #[test]

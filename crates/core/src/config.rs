@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -82,7 +82,7 @@ pub enum ConfigError {
 }
 
 /// Which scorer to use.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScorerConfig {
     /// Weighted features (weights as given, normalised when the scorer is built).
@@ -98,7 +98,7 @@ pub enum ScorerConfig {
 }
 
 /// Which novelty filter to use.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NoveltyConfig {
     /// Cosine threshold.
@@ -116,7 +116,7 @@ pub enum NoveltyConfig {
 }
 
 /// Shannon entropy stopper settings.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntropyConfig {
     /// Stop below this normalised entropy, in [0, 1].
     pub min_entropy: f64,
@@ -135,7 +135,7 @@ impl Default for EntropyConfig {
 }
 
 /// Budget settings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BudgetConfig {
     /// The caps.
     #[serde(flatten)]
@@ -145,7 +145,7 @@ pub struct BudgetConfig {
 }
 
 /// Which model backend serves a role (generation or embedding), and how.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// Backend name: `llamacpp`, `burn` or `ollama`.
     #[serde(rename = "type")]
@@ -159,7 +159,7 @@ pub struct ModelConfig {
 }
 
 /// Tree exploration settings (SPEC §11).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExploreConfig {
     /// Children generated per expanded node (≥ 1).
     pub n: usize,
@@ -173,8 +173,9 @@ impl Default for ExploreConfig {
     }
 }
 
-/// The whole configuration.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The whole configuration. Its serde form (used in checkpoints and `tree.json`) is the
+/// validated one; user files go through [`Config::load`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Beam width.
     pub beam_k: usize,

@@ -2,4 +2,8 @@
 
 pub mod analyze;
 pub mod detect;
+pub mod embed;
+pub mod explore;
+pub mod generate;
+pub mod models;
 pub mod select;

@@ -9,7 +9,8 @@ use autobranch_core::{Candidate, Config, Meta, StepError, StepResult, StepVector
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::backends;
+use crate::args::EmbedderArgs;
+use crate::backends::{self, Choice};
 use crate::failure::{Classify, Failure};
 use crate::input::{parse_jsonl, read_text};
 
@@ -100,14 +101,18 @@ fn parse_input(text: &str, source: &str) -> anyhow::Result<Input> {
 }
 
 /// Runs the command.
-pub async fn run(input: &Path, config: Option<&Path>, json: bool) -> Result<(), Failure> {
+pub async fn run(input: &Path, config: Option<&Path>, model: &EmbedderArgs, json: bool) -> Result<(), Failure> {
     let config = Config::load(config).bad_input()?;
     let (text, source) = read_text(Some(input)).bad_input()?;
     let input = parse_input(&text, &source).bad_input()?;
     let mut selector = config.build_selector();
 
-    let embedder = if input.vectors.is_none() && selector.needs_embeddings() {
-        backends::embedder(config.embedding.as_ref())?
+    // An embedder is used only when the input carries no vectors and a stage needs them, and
+    // only when one is asked for (flags or the configuration's `embedding` section).
+    let asked = model.embedder.is_some() || model.embed_model.is_some() || config.embedding.is_some();
+    let embedder = if input.vectors.is_none() && selector.needs_embeddings() && asked {
+        let choice = Choice::new(model.embedder.as_deref(), model.embed_model.as_deref(), config.embedding.as_ref());
+        Some(backends::embedder(&choice).await?)
     } else {
         None
     };

@@ -123,6 +123,11 @@ impl<'a> Explorer<'a> {
         }
     }
 
+    /// The configuration a checkpoint was made under.
+    pub fn checkpoint_config(state: &Exploration) -> Option<Config> {
+        state.config.get("config").and_then(|c| serde_json::from_value(c.clone()).ok())
+    }
+
     /// Prepares to continue `state` (from a checkpoint); refuses when the configuration
     /// differs, naming each differing key.
     pub fn resume(&mut self, state: &Exploration) -> Result<(), ExploreError> {

@@ -1,4 +1,4 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Scorer;
 use crate::candidate::Candidate;
@@ -6,7 +6,7 @@ use crate::model::dot;
 use crate::vectors::StepVectors;
 
 /// Feature weights; normalised by the sum of the positive ones before use.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Weights {
     /// exp(clamped mean logprob).
     pub confidence: f64,

@@ -1,0 +1,85 @@
+//! `autobranch generate`: candidates only, with timings.
+
+use anyhow::anyhow;
+use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role};
+use serde_json::json;
+
+use crate::args::{GeneratorArgs, SamplingArgs, load_config};
+use crate::backends::{self, Choice};
+use crate::failure::{Classify, Failure};
+
+/// What `generate` was asked.
+pub struct GenerateArgs {
+    /// The prompt.
+    pub prompt: String,
+    /// Candidates.
+    pub n: usize,
+    /// One candidate at a time.
+    pub sequential: bool,
+    /// Complete the prompt as raw text instead of a chat turn.
+    pub raw: bool,
+    /// JSON output.
+    pub json: bool,
+    /// Configuration file.
+    pub config: Option<std::path::PathBuf>,
+    /// Backend flags.
+    pub model: GeneratorArgs,
+    /// Sampling flags.
+    pub sampling: SamplingArgs,
+}
+
+/// Runs the command.
+pub async fn run(args: GenerateArgs) -> Result<(), Failure> {
+    if args.n == 0 {
+        return Err(Failure::BadInput(anyhow!("--n 0 is out of range; allowed: an integer ≥ 1")));
+    }
+    let mut config = load_config(args.config.as_ref())?;
+    args.sampling.apply(&mut config)?;
+    let choice = Choice::new(args.model.generator.as_deref(), args.model.model.as_deref(), config.generator.as_ref());
+    let generator = backends::generator(&choice, args.sequential, args.n)?;
+    let prompt = if args.raw {
+        Prompt::Text(args.prompt.clone())
+    } else {
+        let mut messages = Vec::new();
+        if let Some(system) = &config.system {
+            messages.push(ChatMessage::new(Role::System, system.clone()));
+        }
+        messages.push(ChatMessage::new(Role::User, args.prompt.clone()));
+        Prompt::Chat(messages)
+    };
+    let request = GenerationRequest { prompt, n: args.n, sampling: config.generation.clone() };
+    let generation = generator.generate(&request).await.map_err(|e| match e {
+        autobranch_core::ModelError::InvalidRequest(_) => Failure::BadInput(e.into()),
+        _ => Failure::Runtime(e.into()),
+    })?;
+    if args.json {
+        let out = json!({
+            "candidates": generation.candidates.iter().enumerate().map(|(i, c)| json!({
+                "id": format!("c{i}"), "text": c.text, "tokens": c.tokens,
+                "logprob_mean": c.logprob_mean, "finish_reason": c.finish_reason,
+            })).collect::<Vec<_>>(),
+            "timing": {
+                "prompt_ms": generation.timings.prompt_ms,
+                "generate_ms": generation.timings.generate_ms,
+                "tokens_per_s": generation.tokens_per_s(),
+            },
+            "model": generator.model_id(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).runtime()?);
+        return Ok(());
+    }
+    for (i, c) in generation.candidates.iter().enumerate() {
+        let lp = c.logprob_mean.map_or_else(|| "n/a".to_owned(), |l| format!("{l:.3}"));
+        println!("── c{i} ({} tokens, logprob {lp}, {:?})", c.tokens, c.finish_reason);
+        println!("{}", c.text.trim());
+    }
+    println!();
+    println!(
+        "prompt {:.0} ms ({} tokens), decode {:.0} ms, {:.1} tokens/s",
+        generation.timings.prompt_ms,
+        generation.timings.prompt_tokens,
+        generation.timings.generate_ms,
+        generation.tokens_per_s()
+    );
+    Ok(())
+}

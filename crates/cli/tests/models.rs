@@ -1,0 +1,173 @@
+//! The generating commands on the real default models (llama.cpp backend, the default
+//! feature). Models come from `AUTOBRANCH_MODELS` (scripts/fetch-models.sh).
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn autobranch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_autobranch")).args(args).stdin(Stdio::null()).output().expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), stderr(o));
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+const PROMPT: &str = "Give a plot twist for a detective story set in a Mars colony, in one sentence.";
+
+#[test]
+fn generate_json_is_deterministic_and_timed() {
+    let args = ["generate", PROMPT, "--n", "3", "--max-tokens", "24", "--seed", "5", "--json"];
+    let a = json(&autobranch(&args));
+    let b = json(&autobranch(&args));
+    assert_eq!(a["candidates"], b["candidates"]);
+    let cands = a["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 3);
+    for (i, c) in cands.iter().enumerate() {
+        assert_eq!(c["id"], format!("c{i}"));
+        assert!(c["tokens"].as_u64().unwrap() >= 1 && c["logprob_mean"].as_f64().unwrap() <= 0.0);
+        assert!(["stop", "length", "stop_string"].contains(&c["finish_reason"].as_str().unwrap()));
+    }
+    for key in ["prompt_ms", "generate_ms", "tokens_per_s"] {
+        assert!(a["timing"][key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    let seq = json(&autobranch(&[
+        "generate",
+        PROMPT,
+        "--n",
+        "2",
+        "--max-tokens",
+        "8",
+        "--temperature",
+        "0",
+        "--sequential",
+        "--json",
+    ]));
+    assert_eq!(seq["candidates"][0]["text"], seq["candidates"][1]["text"]);
+}
+
+#[test]
+fn embed_reads_one_text_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.txt");
+    std::fs::write(&path, "a red moon\n\nthe quiet colony\n").unwrap();
+    let v = json(&autobranch(&["embed", path.to_str().unwrap(), "--json"]));
+    assert_eq!(v["dim"], 384);
+    let rows = v["embeddings"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "the empty line is a text, the final newline is not");
+    let norm: f64 = rows[0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
+    assert!((norm - 1.0).abs() < 1e-4);
+}
+
+fn comparable(tree: &Value) -> Value {
+    // Timings differ between runs; everything else must match.
+    let mut t = tree.clone();
+    for node in t["nodes"].as_array_mut().unwrap() {
+        node["gen_ms"] = Value::Null;
+    }
+    t["budget"] = Value::Null;
+    t
+}
+
+#[test]
+fn explore_writes_a_tree_and_resumes_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tree.json");
+    let base = ["explore", PROMPT, "--n", "3", "--depth", "2", "--k", "2", "--max-tokens", "24", "--seed", "9"];
+    let mut args = base.to_vec();
+    args.extend(["--out", out.to_str().unwrap(), "--json"]);
+    let whole = json(&autobranch(&args));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(written, whole);
+    let nodes = whole["nodes"].as_array().unwrap();
+    assert_eq!(nodes[0]["status"], "root");
+    for n in nodes {
+        for key in ["id", "parent", "depth", "text", "score", "status", "tokens", "logprob_mean", "gen_ms"] {
+            assert!(n.get(key).is_some(), "node lacks {key}: {n}");
+        }
+        let status = n["status"].as_str().unwrap();
+        assert!(["root", "kept", "pruned_beam", "pruned_novelty", "not_expanded"].contains(&status));
+    }
+    for key in ["stop_reason", "budget", "entropy_history", "config", "models"] {
+        assert!(whole.get(key).is_some(), "tree lacks {key}");
+    }
+    assert!(whole.get("queue").is_none(), "bookkeeping stays out of tree.json");
+
+    // Kill a run once its checkpoint holds at least one expansion, then resume it.
+    let ckpt = dir.path().join("ckpt.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autobranch"))
+        .args(base)
+        .args(["--checkpoint", ckpt.to_str().unwrap(), "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let expansions = std::fs::read_to_string(&ckpt)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["expansions"].as_u64())
+            .unwrap_or(0);
+        if expansions >= 1 || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = json(&autobranch(&["explore", "--resume", ckpt.to_str().unwrap(), "--json"]));
+    assert_eq!(comparable(&resumed), comparable(&whole));
+}
+
+fn assert_bad(args: &[&str], needle: &str) {
+    let o = autobranch(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).contains(needle), "{args:?}: expected {needle:?} in {}", stderr(&o));
+}
+
+#[test]
+fn explore_refuses_bad_input_with_exit_2() {
+    assert_bad(&["explore", PROMPT, "--n", "0"], "--n 0 is out of range");
+    assert_bad(&["explore", PROMPT, "--depth", "0"], "--depth 0 is out of range");
+    assert_bad(&["explore", PROMPT, "--generator", "gpt5"], "unknown generator backend \"gpt5\"");
+    assert_bad(&["explore", PROMPT, "--generator", "burn"], "--features burn-ndarray");
+    assert_bad(
+        &["explore", PROMPT, "--model", "/nonexistent/model.gguf"],
+        "model file /nonexistent/model.gguf does not exist",
+    );
+    assert_bad(&["explore", PROMPT, "--top-p", "1.5"], "top_p");
+    assert_bad(&["explore"], "give a PROMPT, or --resume FILE");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ not a checkpoint").unwrap();
+    assert_bad(&["explore", "--resume", bad.to_str().unwrap()], "is corrupt");
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "{ not a checkpoint", "a refused resume leaves the file");
+
+    let ckpt = dir.path().join("ckpt.json");
+    let first = autobranch(&[
+        "explore",
+        PROMPT,
+        "--n",
+        "2",
+        "--depth",
+        "1",
+        "--max-tokens",
+        "8",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = std::fs::read_to_string(&ckpt).unwrap();
+    assert_bad(&["explore", "--resume", ckpt.to_str().unwrap(), "--n", "3"], "config.explore.n (checkpoint 2, now 3)");
+    assert_bad(&["explore", "another prompt", "--resume", ckpt.to_str().unwrap()], "the prompt differs");
+    assert_eq!(std::fs::read_to_string(&ckpt).unwrap(), before);
+}
