@@ -4,6 +4,7 @@ mod args;
 mod backends;
 mod commands;
 mod failure;
+mod html;
 mod input;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ enum Command {
         /// Write the finished tree as JSON.
         #[arg(long, value_name = "tree.json")]
         out: Option<PathBuf>,
+        /// Write a self-contained page that shows the tree.
+        #[arg(long, value_name = "tree.html")]
+        html: Option<PathBuf>,
         /// Print the tree as JSON instead of a tree view.
         #[arg(long)]
         json: bool,
@@ -171,9 +175,11 @@ fn main() -> ExitCode {
                 checkpoint,
                 resume,
                 out,
+                html,
                 json,
             } => {
                 commands::explore::run(commands::explore::ExploreArgs {
+                    html,
                     prompt,
                     config,
                     generator,

@@ -171,3 +171,52 @@ fn explore_refuses_bad_input_with_exit_2() {
     assert_bad(&["explore", "another prompt", "--resume", ckpt.to_str().unwrap()], "the prompt differs");
     assert_eq!(std::fs::read_to_string(&ckpt).unwrap(), before);
 }
+
+#[test]
+fn html_view_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("tree.html");
+    let out = dir.path().join("tree.json");
+    let o = autobranch(&[
+        "explore",
+        PROMPT,
+        "--n",
+        "3",
+        "--depth",
+        "1",
+        "--max-tokens",
+        "16",
+        "--html",
+        page.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let tree = json(&o);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from the network");
+    let profile = dir.path().join("chromium-profile");
+    let dom = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("Debian's chromium is installed (.ci/run installs it)");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(r#"data-rendered="true""#), "the page's script ran: {}", &dom[..dom.len().min(500)]);
+    let nodes = tree["nodes"].as_array().unwrap().len();
+    assert_eq!(dom.matches("data-node=\"n").count(), nodes, "every node is drawn");
+    assert!(dom.contains("data-depth=\"1\""), "the entropy table has a row for depth 1");
+    assert!(dom.contains("<td>status</td><td>the prompt</td>"), "the root's details are shown");
+}

@@ -39,6 +39,8 @@ pub struct ExploreArgs {
     pub resume: Option<PathBuf>,
     /// Where to write tree.json.
     pub out: Option<PathBuf>,
+    /// Where to write the HTML view.
+    pub html: Option<PathBuf>,
     /// Print tree.json on stdout.
     pub json: bool,
 }
@@ -62,7 +64,9 @@ pub fn tree_json(state: &Exploration) -> Result<Value, Failure> {
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
-    let tmp = path.with_extension("json.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| Failure::Runtime(anyhow!("cannot write {}: {e}", path.display())))
@@ -240,6 +244,9 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
     let tree = tree_json(&state)?;
     if let Some(out) = &args.out {
         write_atomically(out, &serde_json::to_string_pretty(&tree).runtime()?)?;
+    }
+    if let Some(page) = &args.html {
+        write_atomically(page, &crate::html::render(&tree))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&tree).runtime()?);
