@@ -101,6 +101,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the creative-writing scenarios (ai-memory, mars-twist, romcom-endings, style-continuation).
+    Scenarios {
+        /// A scenario's name, or all.
+        #[arg(default_value = "all")]
+        name: String,
+        /// Configuration file (scenario settings override its selection sections).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        generator: GeneratorArgs,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+        /// Most new tokens per candidate.
+        #[arg(long, default_value_t = 48)]
+        max_tokens: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fetch the default models, or show where they live.
     Models {
         #[command(subcommand)]
@@ -210,6 +229,9 @@ fn main() -> ExitCode {
             }
             Command::Embed { file, config, embedder, json } => {
                 commands::embed::run(file.as_deref(), config.as_ref(), &embedder, json).await
+            }
+            Command::Scenarios { name, config, generator, embedder, max_tokens, json } => {
+                commands::scenarios::run(&name, config.as_ref(), &generator, &embedder, max_tokens, json).await
             }
             Command::Models { action: ModelsAction::Fetch } => commands::models::fetch(),
             Command::Models { action: ModelsAction::Path } => {

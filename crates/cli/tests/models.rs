@@ -220,3 +220,22 @@ fn html_view_renders_in_headless_chromium() {
     assert!(dom.contains("data-depth=\"1\""), "the entropy table has a row for depth 1");
     assert!(dom.contains("<td>status</td><td>the prompt</td>"), "the root's details are shown");
 }
+
+#[test]
+fn scenarios_report_every_stage_and_time() {
+    let v = json(&autobranch(&["scenarios", "mars-twist", "--max-tokens", "16", "--json"]));
+    let s = &v["scenarios"][0];
+    assert_eq!(s["name"], "mars-twist");
+    assert_eq!(s["settings"]["n"], 12);
+    assert_eq!(s["settings"]["k"], 8);
+    let scored = s["scored"].as_array().unwrap().len();
+    let filtered = s["filtered"].as_array().unwrap().len();
+    assert_eq!(scored + filtered, 12, "every candidate is scored or filtered as boilerplate");
+    assert!(s["after_beam"].as_array().unwrap().len() <= 8);
+    assert!(s["after_novelty"].as_array().unwrap().len() <= s["after_beam"].as_array().unwrap().len());
+    assert_eq!(s["entropy"]["clusters"].as_u64().unwrap() as usize, s["kept"].as_array().unwrap().len().min(4));
+    for key in ["generation_ms", "embedding_ms", "selection_ms", "total_ms"] {
+        assert!(s["timing"][key].as_f64().unwrap() >= 0.0, "{key}");
+    }
+    assert_bad(&["scenarios", "sitcom"], "unknown scenario \"sitcom\"; allowed: all, ai-memory, mars-twist");
+}

@@ -6,4 +6,5 @@ pub mod embed;
 pub mod explore;
 pub mod generate;
 pub mod models;
+pub mod scenarios;
 pub mod select;
