@@ -74,6 +74,16 @@ impl<'a> Choice<'a> {
     }
 }
 
+/// llama.cpp settings from the configuration section (its batch size).
+#[cfg(feature = "llamacpp")]
+fn llamacpp_options(choice: &Choice<'_>) -> autobranch_llamacpp::LlamaCppOptions {
+    let mut options = autobranch_llamacpp::LlamaCppOptions::default();
+    if let Some(b) = choice.config.and_then(|c| c.batch_size) {
+        options.batch_size = b as u32;
+    }
+    options
+}
+
 #[cfg(feature = "ollama")]
 fn ollama_client(choice: &Choice<'_>) -> Result<autobranch_ollama::OllamaClient, Failure> {
     let host = match choice.config.and_then(|c| c.host.as_deref()) {
@@ -93,10 +103,7 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
             #[cfg(feature = "llamacpp")]
             {
                 let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL)?;
-                let mut options = autobranch_llamacpp::LlamaCppOptions { sequential, ..Default::default() };
-                if let Some(b) = choice.config.and_then(|c| c.batch_size) {
-                    options.batch_size = b as u32;
-                }
+                let options = autobranch_llamacpp::LlamaCppOptions { sequential, ..llamacpp_options(choice) };
                 let g = autobranch_llamacpp::LlamaCppGenerator::load(&path, options)
                     .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
                 Ok(Box::new(g))
@@ -129,11 +136,7 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
             #[cfg(feature = "llamacpp")]
             {
                 let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_GGUF)?;
-                let mut options = autobranch_llamacpp::LlamaCppOptions::default();
-                if let Some(b) = choice.config.and_then(|c| c.batch_size) {
-                    options.batch_size = b as u32;
-                }
-                let e = autobranch_llamacpp::LlamaCppEmbedder::load(&path, options)
+                let e = autobranch_llamacpp::LlamaCppEmbedder::load(&path, llamacpp_options(choice))
                     .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
                 Ok(Box::new(e))
             }

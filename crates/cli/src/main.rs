@@ -10,7 +10,7 @@ mod input;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use args::{EmbedderArgs, GeneratorArgs, SamplingArgs};
+use args::{EmbedderArgs, GeneratorArgs};
 use clap::{Parser, Subcommand};
 
 use failure::Failure;
@@ -26,67 +26,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Explore a branching tree from a prompt: generate, select, expand the kept children.
-    Explore {
-        /// The root prompt (optional with --resume).
-        prompt: Option<String>,
-        /// Configuration file (.yaml, .yml, .json or .toml); AUTOBRANCH_* variables override it.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        #[command(flatten)]
-        generator: GeneratorArgs,
-        #[command(flatten)]
-        embedder: EmbedderArgs,
-        #[command(flatten)]
-        sampling: SamplingArgs,
-        /// Children generated per expanded node.
-        #[arg(long)]
-        n: Option<usize>,
-        /// Deepest level generated (the root is 0).
-        #[arg(long)]
-        depth: Option<usize>,
-        /// Beam width.
-        #[arg(long)]
-        k: Option<usize>,
-        /// Checkpoint file, rewritten atomically after every expanded node.
-        #[arg(long, value_name = "FILE")]
-        checkpoint: Option<PathBuf>,
-        /// Resume from a checkpoint (and keep checkpointing into it unless --checkpoint says otherwise).
-        #[arg(long, value_name = "FILE")]
-        resume: Option<PathBuf>,
-        /// Write the finished tree as JSON.
-        #[arg(long, value_name = "tree.json")]
-        out: Option<PathBuf>,
-        /// Write a self-contained page that shows the tree.
-        #[arg(long, value_name = "tree.html")]
-        html: Option<PathBuf>,
-        /// Print the tree as JSON instead of a tree view.
-        #[arg(long)]
-        json: bool,
-    },
+    Explore(commands::explore::ExploreArgs),
     /// Generate candidates only, with timings.
-    Generate {
-        /// The prompt (sent as a chat turn unless --raw).
-        prompt: String,
-        /// Number of candidates.
-        #[arg(long, default_value_t = 4)]
-        n: usize,
-        /// Decode the candidates one at a time instead of in one batch.
-        #[arg(long)]
-        sequential: bool,
-        /// Complete the prompt as raw text.
-        #[arg(long)]
-        raw: bool,
-        /// Configuration file.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        #[command(flatten)]
-        generator: GeneratorArgs,
-        #[command(flatten)]
-        sampling: SamplingArgs,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Generate(commands::generate::GenerateArgs),
     /// Embed texts, one per line.
     Embed {
         /// Text file; `-` or nothing reads standard input.
@@ -182,51 +124,8 @@ fn main() -> ExitCode {
             Command::Select { input, config, embedder, json } => {
                 commands::select::run(&input, config.as_deref(), &embedder, json).await
             }
-            Command::Explore {
-                prompt,
-                config,
-                generator,
-                embedder,
-                sampling,
-                n,
-                depth,
-                k,
-                checkpoint,
-                resume,
-                out,
-                html,
-                json,
-            } => {
-                commands::explore::run(commands::explore::ExploreArgs {
-                    html,
-                    prompt,
-                    config,
-                    generator,
-                    embedder,
-                    sampling,
-                    n,
-                    depth,
-                    k,
-                    checkpoint,
-                    resume,
-                    out,
-                    json,
-                })
-                .await
-            }
-            Command::Generate { prompt, n, sequential, raw, config, generator, sampling, json } => {
-                commands::generate::run(commands::generate::GenerateArgs {
-                    prompt,
-                    n,
-                    sequential,
-                    raw,
-                    json,
-                    config,
-                    model: generator,
-                    sampling,
-                })
-                .await
-            }
+            Command::Explore(args) => commands::explore::run(args).await,
+            Command::Generate(args) => commands::generate::run(args).await,
             Command::Embed { file, config, embedder, json } => {
                 commands::embed::run(file.as_deref(), config.as_ref(), &embedder, json).await
             }

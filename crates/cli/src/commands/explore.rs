@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use autobranch_core::explore::{Exploration, ExploreError, Explorer, NodeStatus};
 use autobranch_core::{Config, StepError};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
@@ -16,32 +17,42 @@ use crate::backends::{self, Choice};
 use crate::failure::{Classify, Failure};
 
 /// What `explore` was asked.
+#[derive(Args, Debug)]
 pub struct ExploreArgs {
-    /// The root prompt (optional when resuming).
+    /// The root prompt (optional with --resume).
     pub prompt: Option<String>,
-    /// Configuration file.
+    /// Configuration file (.yaml, .yml, .json or .toml); AUTOBRANCH_* variables override it.
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Generator flags.
+    #[command(flatten)]
     pub generator: GeneratorArgs,
-    /// Embedder flags.
+    #[command(flatten)]
     pub embedder: EmbedderArgs,
-    /// Sampling flags.
+    #[command(flatten)]
     pub sampling: SamplingArgs,
-    /// Children per node.
+    /// Children generated per expanded node.
+    #[arg(long)]
     pub n: Option<usize>,
-    /// Deepest level.
+    /// Deepest level generated (the root is 0).
+    #[arg(long)]
     pub depth: Option<usize>,
     /// Beam width.
+    #[arg(long)]
     pub k: Option<usize>,
-    /// Checkpoint file, written after every expanded node.
+    /// Checkpoint file, rewritten atomically after every expanded node.
+    #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// Checkpoint to resume from.
+    /// Resume from a checkpoint (and keep checkpointing into it unless --checkpoint says otherwise).
+    #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
-    /// Where to write tree.json.
+    /// Write the finished tree as JSON.
+    #[arg(long, value_name = "tree.json")]
     pub out: Option<PathBuf>,
-    /// Where to write the HTML view.
+    /// Write a self-contained page that shows the tree.
+    #[arg(long, value_name = "tree.html")]
     pub html: Option<PathBuf>,
-    /// Print tree.json on stdout.
+    /// Print the tree as JSON instead of a tree view.
+    #[arg(long)]
     pub json: bool,
 }
 

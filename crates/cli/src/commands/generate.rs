@@ -2,6 +2,7 @@
 
 use anyhow::anyhow;
 use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role};
+use clap::Args;
 use serde_json::json;
 
 use crate::args::{GeneratorArgs, SamplingArgs, load_config};
@@ -9,22 +10,28 @@ use crate::backends::{self, Choice};
 use crate::failure::{Classify, Failure};
 
 /// What `generate` was asked.
+#[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// The prompt.
+    /// The prompt (sent as a chat turn unless --raw).
     pub prompt: String,
-    /// Candidates.
+    /// Number of candidates.
+    #[arg(long, default_value_t = 4)]
     pub n: usize,
-    /// One candidate at a time.
+    /// Decode the candidates one at a time instead of in one batch.
+    #[arg(long)]
     pub sequential: bool,
-    /// Complete the prompt as raw text instead of a chat turn.
+    /// Complete the prompt as raw text.
+    #[arg(long)]
     pub raw: bool,
-    /// JSON output.
+    /// Print JSON.
+    #[arg(long)]
     pub json: bool,
     /// Configuration file.
+    #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// Backend flags.
+    #[command(flatten)]
     pub model: GeneratorArgs,
-    /// Sampling flags.
+    #[command(flatten)]
     pub sampling: SamplingArgs,
 }
 
