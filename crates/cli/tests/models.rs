@@ -144,6 +144,11 @@ fn explore_refuses_bad_input_with_exit_2() {
     );
     assert_bad(&["explore", PROMPT, "--top-p", "1.5"], "top_p");
     assert_bad(&["explore"], "give a PROMPT, or --resume FILE");
+    assert_bad(
+        &["explore", PROMPT, "--checkpoint", "same.json", "--out", "same.json"],
+        "--out and the checkpoint both name same.json",
+    );
+    assert_bad(&["explore", PROMPT, "--out", "t.json", "--html", "t.json"], "--out and --html both name t.json");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");

@@ -189,6 +189,26 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         (None, None) => return Err(Failure::BadInput(anyhow!("give a PROMPT, or --resume FILE"))),
     };
     let checkpoint = args.checkpoint.clone().or_else(|| args.resume.clone());
+    // One file cannot be both the checkpoint and an output: the output would clobber it.
+    let outputs = [("--out", &args.out), ("--html", &args.html)];
+    for (flag, path) in outputs {
+        if let (Some(p), Some(c)) = (path, &checkpoint)
+            && p == c
+        {
+            return Err(Failure::BadInput(anyhow!(
+                "{flag} and the checkpoint both name {}; give them different files",
+                p.display()
+            )));
+        }
+    }
+    if let (Some(o), Some(h)) = (&args.out, &args.html)
+        && o == h
+    {
+        return Err(Failure::BadInput(anyhow!(
+            "--out and --html both name {}; give them different files",
+            o.display()
+        )));
+    }
 
     let generator = backends::generator(
         &Choice::new(args.generator.generator.as_deref(), args.generator.model.as_deref(), config.generator.as_ref()),
