@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Every test of the workspace: unit, integration, property and CLI tests, the backends'
 # tests on real models (fetched by scripts/fetch-models.sh into $AUTOBRANCH_MODELS), doc
-# tests, the examples (built and run), and one quick pass of each benchmark.
+# tests, the examples, and one quick pass of each benchmark (those that need a backend
+# included). One feature set throughout, so llama.cpp is compiled once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FEATURES="autobranch-benches/llamacpp,autobranch-benches/ollama"
+TARGET="${CARGO_TARGET_DIR:-target}"
 
-cargo test --workspace --all-targets --locked
-cargo test --workspace --doc --locked
-# The benchmarks that need a backend, in their quick test mode.
-cargo test --locked -p autobranch-benches --features llamacpp,ollama --benches
+cargo test --workspace --all-targets --locked --features "$FEATURES"
+cargo test --workspace --doc --locked --features "$FEATURES"
 # Against a real Ollama only when OLLAMA_HOST names one; shown, so a skip is visible.
 cargo test --locked -p autobranch-ollama --test real_server -- --nocapture
-cargo run --quiet --locked -p autobranch-core --example custom_models > /dev/null
-cargo run --quiet --locked -p autobranch-cli -- select --input examples/select.jsonl --config examples/mars-twist.yaml --json > /dev/null
+# The binaries the test build made: the library example and the README's select example.
+"$TARGET/debug/examples/custom_models" > /dev/null
+"$TARGET/debug/autobranch" select --input examples/select.jsonl --config examples/mars-twist.yaml --json > /dev/null
