@@ -12,6 +12,6 @@ cargo test --workspace --all-targets --locked --features "$FEATURES"
 cargo test --workspace --doc --locked --features "$FEATURES"
 # Against a real Ollama only when OLLAMA_HOST names one; shown, so a skip is visible.
 cargo test --locked -p autobranch-ollama --test real_server -- --nocapture
-# The binaries the test build made: the library example and the README's select example.
-"$TARGET/debug/examples/custom_models" > /dev/null
+# The library example, and the README's select example with the binary the tests built.
+cargo run --quiet --locked -p autobranch-core --example custom_models > /dev/null
 "$TARGET/debug/autobranch" select --input examples/select.jsonl --config examples/mars-twist.yaml --json > /dev/null
