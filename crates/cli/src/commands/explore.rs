@@ -225,6 +225,7 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
     } else {
         None
     };
+    let children_per_node = config.explore.n;
     let mut explorer = Explorer::new(generator.as_ref(), embedder.as_deref(), config);
     let mut state = match resumed {
         Some(state) => {
@@ -256,7 +257,7 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         if let Some(id) = &next {
             bar.set_message(format!(
                 "generating {} children of {id} · {} nodes so far",
-                explorer_n(&state),
+                children_per_node,
                 state.nodes.len()
             ));
         }
@@ -285,8 +286,4 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         print_tree(&state);
     }
     outcome
-}
-
-fn explorer_n(state: &Exploration) -> u64 {
-    state.config.pointer("/config/explore/n").and_then(Value::as_u64).unwrap_or(0)
 }

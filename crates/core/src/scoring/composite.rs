@@ -200,14 +200,14 @@ impl Scorer for CompositeScorer {
                     }
                     _ => 0.0,
                 };
+                // Without a provider the reward feature is 0, so its weight adds nothing.
                 let features = [confidence(c, warnings), relevance, novelty, intent, reward];
                 let score: f64 = w
                     .values()
                     .iter()
                     .zip(features)
-                    .enumerate()
-                    .filter(|(k, (wk, _))| **wk > 0.0 && (*k != 4 || use_reward))
-                    .map(|(_, (wk, f))| wk * if f.is_finite() { f } else { 0.0 })
+                    .filter(|(wk, _)| **wk > 0.0)
+                    .map(|(wk, f)| wk * if f.is_finite() { f } else { 0.0 })
                     .sum();
                 score.clamp(0.0, 1.0)
             })
