@@ -2,10 +2,14 @@
 # Every test of the workspace: unit, integration, property and CLI tests, the backends'
 # tests on real models (fetched by scripts/fetch-models.sh into $AUTOBRANCH_MODELS), doc
 # tests, the examples, and one quick pass of each benchmark (those that need a backend
-# included). One feature set throughout, so llama.cpp is compiled once.
+# included). One feature set throughout, so llama.cpp and Burn are compiled once; every
+# Burn backend is in it (wgpu runs on Mesa's lavapipe where there is no GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FEATURES="autobranch-benches/llamacpp,autobranch-benches/ollama"
+FEATURES="autobranch-benches/llamacpp,autobranch-benches/ollama,autobranch-benches/burn"
+FEATURES="$FEATURES,autobranch-burn/ndarray,autobranch-burn/wgpu,autobranch-cli/burn-ndarray,autobranch-cli/burn-wgpu"
+# Mesa prints a warning on every start without it.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
 cargo test --workspace --all-targets --locked --features "$FEATURES"

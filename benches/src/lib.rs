@@ -60,3 +60,73 @@ impl StepWorkload {
         self.candidates.iter().zip(&self.vectors).map(|(c, v)| (c.id.as_str(), v.as_slice())).collect()
     }
 }
+
+/// `n` short English sentences (9 to 16 words, about 12 to 20 tokens), the embedding
+/// benchmark's workload, like the candidate sentences of a branching step. Text `i` is
+/// picked from fixed word lists by index arithmetic only, so `benches/reference/` rebuilds
+/// the same list in Python.
+pub fn short_texts(n: usize) -> Vec<String> {
+    const SUBJECTS: [&str; 12] = [
+        "The detective",
+        "A tired engineer",
+        "The colony governor",
+        "An old robot",
+        "The youngest pilot",
+        "A quiet botanist",
+        "The ship's doctor",
+        "A curious child",
+        "The night guard",
+        "An AI archivist",
+        "The supply captain",
+        "A retired miner",
+    ];
+    const VERBS: [&str; 10] =
+        ["finds", "hides", "repairs", "questions", "remembers", "follows", "opens", "forgets", "signals", "measures"];
+    const OBJECTS: [&str; 12] = [
+        "a broken oxygen valve",
+        "the sealed airlock",
+        "a letter from Earth",
+        "the water reclaimer",
+        "a map of the third dome",
+        "an encrypted log",
+        "the greenhouse lights",
+        "a frozen footprint",
+        "the governor's diary",
+        "a cracked helmet",
+        "the last supply crate",
+        "a strange red crystal",
+    ];
+    const ENDINGS: [&str; 8] = [
+        "before dawn.",
+        "while the storm rages outside.",
+        "and tells no one.",
+        "for the second time today.",
+        "under the flickering lights.",
+        "as the alarms begin to sound.",
+        "with trembling hands.",
+        "near the old landing pad.",
+    ];
+    (0..n)
+        .map(|i| {
+            let s = SUBJECTS[i % 12];
+            let v = VERBS[(i / 12) % 10];
+            let o = OBJECTS[(i * 7 + i / 120) % 12];
+            let e = ENDINGS[(i * 5 + i / 12) % 8];
+            format!("{s} {v} {o} {e}")
+        })
+        .collect()
+}
+
+/// The process's peak resident memory in MiB (`VmHWM`), where the OS reports it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The median of `values` (the upper one for an even count); `NaN` when empty.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}

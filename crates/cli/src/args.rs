@@ -22,12 +22,17 @@ pub struct GeneratorArgs {
 /// Which embedder runs.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EmbedderArgs {
-    /// Embedding backend: llamacpp (default here), burn or ollama.
+    /// Embedding backend: burn (the default where compiled in), llamacpp or ollama.
     #[arg(long, value_name = "BACKEND")]
     pub embedder: Option<String>,
-    /// A model path for local backends, a model name for Ollama.
+    /// A model path for local backends (a sentence-transformers folder for burn, a GGUF
+    /// for llamacpp), a model name for Ollama.
     #[arg(long, value_name = "PATH_OR_NAME")]
     pub embed_model: Option<String>,
+    /// The Burn backend for `--embedder burn`: flex, ndarray or wgpu (default: the first
+    /// compiled in, in that order).
+    #[arg(long, value_name = "DEVICE")]
+    pub embed_device: Option<String>,
 }
 
 /// Sampling settings; each overrides the configuration's `generation` section.

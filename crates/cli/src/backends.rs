@@ -1,6 +1,6 @@
-//! Wires the model backends that were compiled in (cargo features `llamacpp`, `ollama`;
-//! Burn comes with its own crate). Asking for one that was not compiled in says which
-//! feature to enable; a missing model file says how to fetch it.
+//! Wires the model backends that were compiled in (cargo features `llamacpp`,
+//! `burn-flex`, `burn-ndarray`, `burn-wgpu`, `ollama`). Asking for one that was not
+//! compiled in says which feature to enable; a missing model says how to fetch it.
 
 use std::path::PathBuf;
 
@@ -8,12 +8,22 @@ use anyhow::anyhow;
 use autobranch_core::config::ModelConfig;
 use autobranch_core::{Embedder, Generator};
 
+use crate::args::{EmbedderArgs, GeneratorArgs};
 use crate::failure::Failure;
 
 /// Default generation model in the models folder.
 pub const DEFAULT_GENERATOR_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// Default GGUF embedding model in the models folder.
 pub const DEFAULT_EMBED_GGUF: &str = "all-minilm-l6-v2.gguf";
+/// Default sentence-transformers folder (Burn) in the models folder.
+pub const DEFAULT_EMBED_FOLDER: &str = "all-minilm-l6-v2";
+
+/// The embedder used when neither flags nor configuration name one: Burn on the CPU where
+/// it is compiled in, else llama.cpp.
+pub const DEFAULT_EMBEDDER: &str =
+    if cfg!(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")) { "burn" } else { "llamacpp" };
+
+const FETCH_HINT: &str = "; fetch the default models with `autobranch models fetch` (or scripts/fetch-models.sh)";
 
 /// The models folder: `$AUTOBRANCH_MODELS`, else `~/.cache/autobranch/models`.
 pub fn models_dir() -> PathBuf {
@@ -30,12 +40,26 @@ fn local_model(model: Option<&str>, default: &str) -> Result<PathBuf, Failure> {
         None => models_dir().join(default),
     };
     if !path.is_file() {
-        let hint = if model.is_none() {
-            "; fetch the default models with `autobranch models fetch` (or scripts/fetch-models.sh)"
-        } else {
-            ""
-        };
+        let hint = if model.is_none() { FETCH_HINT } else { "" };
         return Err(Failure::BadInput(anyhow!("model file {} does not exist{hint}", path.display())));
+    }
+    Ok(path)
+}
+
+/// A model folder given as a path, or the default folder in the models folder.
+#[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
+fn local_folder(model: Option<&str>, default: &str) -> Result<PathBuf, Failure> {
+    let path = match model {
+        Some(m) => PathBuf::from(m),
+        None => models_dir().join(default),
+    };
+    if !path.is_dir() {
+        let hint = if model.is_none() { FETCH_HINT } else { "" };
+        return Err(Failure::BadInput(anyhow!(
+            "model folder {} does not exist (the Burn embedder loads a sentence-transformers folder: config.json, \
+             tokenizer.json, model.safetensors){hint}",
+            path.display()
+        )));
     }
     Ok(path)
 }
@@ -50,27 +74,48 @@ fn unknown(role: &str, name: &str) -> Failure {
     Failure::BadInput(anyhow!("unknown {role} backend {name:?}; allowed: llamacpp, burn, ollama"))
 }
 
-/// How a backend is chosen: name and model from the flags, else the configuration section.
+/// How a backend is chosen: name, model and device from the flags, else the configuration
+/// section.
 pub struct Choice<'a> {
     /// `llamacpp`, `burn` or `ollama`.
     pub backend: String,
     /// Path or model name.
     pub model: Option<String>,
+    /// The Burn backend (`flex`, `ndarray`, `wgpu`), for `burn`.
+    pub device: Option<String>,
     /// The configuration section, for host and batch size.
     pub config: Option<&'a ModelConfig>,
 }
 
 impl<'a> Choice<'a> {
-    /// Flags win over the configuration; llama.cpp is the default backend.
-    pub fn new(flag_backend: Option<&str>, flag_model: Option<&str>, config: Option<&'a ModelConfig>) -> Self {
+    /// Flags win over the configuration (whose model and device count only when it names
+    /// the same backend); `default` is the backend when neither names one.
+    fn new(flags: (Option<&str>, Option<&str>, Option<&str>), config: Option<&'a ModelConfig>, default: &str) -> Self {
+        let (flag_backend, flag_model, flag_device) = flags;
         let backend = flag_backend
             .map(str::to_owned)
             .or_else(|| config.map(|c| c.backend.clone()))
-            .unwrap_or_else(|| "llamacpp".into());
-        let same_backend = config.is_some_and(|c| c.backend == backend);
-        let model =
-            flag_model.map(str::to_owned).or_else(|| config.filter(|_| same_backend).and_then(|c| c.model.clone()));
-        Self { backend, model, config: config.filter(|_| same_backend) }
+            .unwrap_or_else(|| default.into());
+        let config = config.filter(|c| c.backend == backend);
+        let model = flag_model.map(str::to_owned).or_else(|| config.and_then(|c| c.model.clone()));
+        let device = flag_device.map(str::to_owned).or_else(|| config.and_then(|c| c.device.clone()));
+        Self { backend, model, device, config }
+    }
+
+    /// The generator from `--generator`/`--model` and the `generator` section; llama.cpp
+    /// by default.
+    pub fn generator(args: &GeneratorArgs, config: Option<&'a ModelConfig>) -> Self {
+        Self::new((args.generator.as_deref(), args.model.as_deref(), None), config, "llamacpp")
+    }
+
+    /// The embedder from `--embedder`/`--embed-model`/`--embed-device` and the `embedding`
+    /// section; [`DEFAULT_EMBEDDER`] by default.
+    pub fn embedder(args: &EmbedderArgs, config: Option<&'a ModelConfig>) -> Self {
+        Self::new(
+            (args.embedder.as_deref(), args.embed_model.as_deref(), args.embed_device.as_deref()),
+            config,
+            DEFAULT_EMBEDDER,
+        )
     }
 }
 
@@ -124,7 +169,9 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
             #[cfg(not(feature = "ollama"))]
             Err(not_compiled("generator", "ollama", "ollama"))
         }
-        "burn" => Err(not_compiled("generator", "burn", "burn-ndarray")),
+        "burn" => Err(Failure::BadInput(anyhow!(
+            "the Burn generator is not implemented yet; use --generator llamacpp (or ollama)"
+        ))),
         other => Err(unknown("generator", other)),
     }
 }
@@ -159,7 +206,40 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
             #[cfg(not(feature = "ollama"))]
             Err(not_compiled("embedder", "ollama", "ollama"))
         }
-        "burn" => Err(not_compiled("embedder", "burn", "burn-ndarray")),
+        "burn" => burn_embedder(choice),
         other => Err(unknown("embedder", other)),
+    }
+}
+
+/// The Burn embedder on the chosen (or first compiled) Burn backend.
+fn burn_embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
+    #[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
+    {
+        use autobranch_burn::{BurnBackend, BurnEmbedder, BurnEmbedderOptions};
+        let backend = match choice.device.as_deref() {
+            None => None,
+            Some(name) => {
+                let b: BurnBackend = name.parse().map_err(|e: String| Failure::BadInput(anyhow!(e)))?;
+                if !b.is_compiled() {
+                    return Err(not_compiled("Burn", name, &format!("burn-{name}")));
+                }
+                Some(b)
+            }
+        };
+        let path = local_folder(choice.model.as_deref(), DEFAULT_EMBED_FOLDER)?;
+        let mut options = BurnEmbedderOptions { backend, ..Default::default() };
+        if let Some(b) = choice.config.and_then(|c| c.batch_size) {
+            options.batch_size = b;
+        }
+        let e = BurnEmbedder::load(&path, options).map_err(|e| match e {
+            autobranch_burn::LoadError::Backend(_) => Failure::Runtime(anyhow!(e)),
+            other => Failure::BadInput(anyhow!("cannot load {}: {other}", path.display())),
+        })?;
+        Ok(Box::new(e))
+    }
+    #[cfg(not(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")))]
+    {
+        let _ = choice;
+        Err(not_compiled("embedder", "burn", "burn-flex"))
     }
 }

@@ -168,8 +168,17 @@ fn missing_vectors_for_stages_that_need_them_exits_2() {
         "{\"id\":\"p\",\"role\":\"parent\",\"text\":\"q\"}\n{\"id\":\"a\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n",
     );
     assert_bad_input(&["select", "--input", &input], "cosine novelty stage needs embeddings");
-    let cfg = file(&dir, "cfg.yaml", "embedding:\n  type: burn\n");
-    assert_bad_input(&["select", "--input", &input, "--config", &cfg], "embedder backend \"burn\" is not compiled");
+    let cfg = file(&dir, "cfg.yaml", "embedding:\n  type: burn\n  model: /nonexistent/minilm\n");
+    assert_bad_input(
+        &["select", "--input", &input, "--config", &cfg],
+        "model folder /nonexistent/minilm does not exist",
+    );
+    assert_bad_input(
+        &["select", "--input", &input, "--embedder", "burn", "--embed-device", "cuda"],
+        "allowed: flex, ndarray, wgpu",
+    );
+    let cfg = file(&dir, "cfg.yaml", "embedding:\n  type: burn\n  device: tpu\n");
+    assert_bad_input(&["select", "--input", &input, "--config", &cfg], "embedding.device");
 }
 
 #[test]

@@ -63,6 +63,39 @@ fn embed_reads_one_text_per_line() {
     assert_eq!(rows.len(), 3, "the empty line is a text, the final newline is not");
     let norm: f64 = rows[0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
     assert!((norm - 1.0).abs() < 1e-4);
+    assert!(v["model"].as_str().unwrap().ends_with("all-minilm-l6-v2"), "Burn is the default embedder: {}", v["model"]);
+}
+
+/// The same texts through each embedder give the same vectors (all are all-MiniLM-L6-v2).
+#[test]
+fn embedders_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.txt");
+    std::fs::write(&path, "a red moon over the colony\nthe detective finds a clue\n").unwrap();
+    let path = path.to_str().unwrap();
+    let base = json(&autobranch(&["embed", path, "--json"]));
+    let mut others = vec![&["--embedder", "llamacpp"][..]];
+    if cfg!(feature = "burn-ndarray") {
+        others.push(&["--embedder", "burn", "--embed-device", "ndarray"]);
+    }
+    if cfg!(feature = "burn-wgpu") {
+        others.push(&["--embedder", "burn", "--embed-device", "wgpu"]);
+    }
+    for extra in others {
+        let mut args = vec!["embed", path, "--json"];
+        args.extend_from_slice(extra);
+        let other = json(&autobranch(&args));
+        for (a, b) in base["embeddings"].as_array().unwrap().iter().zip(other["embeddings"].as_array().unwrap()) {
+            let cos: f64 = a
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(b.as_array().unwrap())
+                .map(|(x, y)| x.as_f64().unwrap() * y.as_f64().unwrap())
+                .sum();
+            assert!(cos > 0.999, "{extra:?}: cosine {cos}");
+        }
+    }
 }
 
 fn comparable(tree: &Value) -> Value {
@@ -137,7 +170,7 @@ fn explore_refuses_bad_input_with_exit_2() {
     assert_bad(&["explore", PROMPT, "--n", "0"], "--n 0 is out of range");
     assert_bad(&["explore", PROMPT, "--depth", "0"], "--depth 0 is out of range");
     assert_bad(&["explore", PROMPT, "--generator", "gpt5"], "unknown generator backend \"gpt5\"");
-    assert_bad(&["explore", PROMPT, "--generator", "burn"], "--features burn-ndarray");
+    assert_bad(&["explore", PROMPT, "--generator", "burn"], "the Burn generator is not implemented yet");
     assert_bad(
         &["explore", PROMPT, "--model", "/nonexistent/model.gguf"],
         "model file /nonexistent/model.gguf does not exist",

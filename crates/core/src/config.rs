@@ -156,6 +156,8 @@ pub struct ModelConfig {
     pub host: Option<String>,
     /// Texts per embedding batch.
     pub batch_size: Option<usize>,
+    /// The Burn backend for `type: burn`: one of [`BURN_DEVICES`].
+    pub device: Option<String>,
 }
 
 /// Tree exploration settings (SPEC §11).
@@ -219,6 +221,9 @@ impl Default for Config {
 /// Backend names a `generator` or `embedding` section may choose.
 pub const BACKENDS: [&str; 3] = ["llamacpp", "burn", "ollama"];
 
+/// Burn backends a `device` key may name (each is a cargo feature of the Burn crate).
+pub const BURN_DEVICES: [&str; 3] = ["flex", "ndarray", "wgpu"];
+
 /// Every section and the keys it accepts; `docs/configuration.md` is checked against it.
 pub const SCHEMA: [(&str, &[&str]); 9] = [
     ("beam", &["k"]),
@@ -235,7 +240,7 @@ pub const SCHEMA: [(&str, &[&str]); 9] = [
     ("explore", &["n", "max_depth"]),
 ];
 
-const MODEL_KEYS: [&str; 4] = ["type", "model", "host", "batch_size"];
+const MODEL_KEYS: [&str; 5] = ["type", "model", "host", "batch_size", "device"];
 
 fn keys_of(section: &str) -> &'static [&'static str] {
     SCHEMA.iter().find(|(name, _)| *name == section).map_or(&[], |(_, keys)| keys)
@@ -598,6 +603,16 @@ fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelCon
         model: string(m, section, "model")?.map(str::to_owned),
         host: string(m, section, "host")?.map(str::to_owned),
         batch_size: uint(m, section, "batch_size", 1)?.map(|v| v as usize),
+        device: match string(m, section, "device")? {
+            Some(d) if !BURN_DEVICES.contains(&d) => {
+                return Err(ConfigError::UnknownType {
+                    key: key_path(section, "device"),
+                    value: d.to_owned(),
+                    allowed: BURN_DEVICES.join(", "),
+                });
+            }
+            d => d.map(str::to_owned),
+        },
     }))
 }
 

@@ -29,7 +29,7 @@ pub async fn run(
     let config = crate::args::load_config(config)?;
     let (input, _) = read_text(file).bad_input()?;
     let texts = texts(&input);
-    let choice = Choice::new(model.embedder.as_deref(), model.embed_model.as_deref(), config.embedding.as_ref());
+    let choice = Choice::embedder(model, config.embedding.as_ref());
     let embedder = backends::embedder(&choice).await?;
     let m = embedder.embed(&texts).await.runtime()?;
     if json {

@@ -210,17 +210,10 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         )));
     }
 
-    let generator = backends::generator(
-        &Choice::new(args.generator.generator.as_deref(), args.generator.model.as_deref(), config.generator.as_ref()),
-        false,
-        config.explore.n,
-    )?;
+    let generator =
+        backends::generator(&Choice::generator(&args.generator, config.generator.as_ref()), false, config.explore.n)?;
     let embedder = if config.build_selector().needs_embeddings() {
-        let choice = Choice::new(
-            args.embedder.embedder.as_deref(),
-            args.embedder.embed_model.as_deref(),
-            config.embedding.as_ref(),
-        );
+        let choice = Choice::embedder(&args.embedder, config.embedding.as_ref());
         Some(backends::embedder(&choice).await?)
     } else {
         None

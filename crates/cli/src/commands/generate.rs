@@ -42,7 +42,7 @@ pub async fn run(args: GenerateArgs) -> Result<(), Failure> {
     }
     let mut config = load_config(args.config.as_ref())?;
     args.sampling.apply(&mut config)?;
-    let choice = Choice::new(args.model.generator.as_deref(), args.model.model.as_deref(), config.generator.as_ref());
+    let choice = Choice::generator(&args.model, config.generator.as_ref());
     let generator = backends::generator(&choice, args.sequential, args.n)?;
     let prompt = if args.raw {
         Prompt::Text(args.prompt.clone())

@@ -233,17 +233,8 @@ pub async fn run(
     let mut base = crate::args::load_config(config)?;
     base.generation.max_tokens = max_tokens;
     let max_n = scenarios.iter().map(|s| s.n).max().unwrap_or(1);
-    let generator = backends::generator(
-        &Choice::new(generator.generator.as_deref(), generator.model.as_deref(), base.generator.as_ref()),
-        false,
-        max_n,
-    )?;
-    let embedder = backends::embedder(&Choice::new(
-        embedder.embedder.as_deref(),
-        embedder.embed_model.as_deref(),
-        base.embedding.as_ref(),
-    ))
-    .await?;
+    let generator = backends::generator(&Choice::generator(generator, base.generator.as_ref()), false, max_n)?;
+    let embedder = backends::embedder(&Choice::embedder(embedder, base.embedding.as_ref())).await?;
     let mut reports = Vec::new();
     for s in &scenarios {
         let r = run_one(s, generator.as_ref(), embedder.as_ref(), &base).await?;

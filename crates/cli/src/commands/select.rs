@@ -109,9 +109,12 @@ pub async fn run(input: &Path, config: Option<&Path>, model: &EmbedderArgs, json
 
     // An embedder is used only when the input carries no vectors and a stage needs them, and
     // only when one is asked for (flags or the configuration's `embedding` section).
-    let asked = model.embedder.is_some() || model.embed_model.is_some() || config.embedding.is_some();
+    let asked = model.embedder.is_some()
+        || model.embed_model.is_some()
+        || model.embed_device.is_some()
+        || config.embedding.is_some();
     let embedder = if input.vectors.is_none() && selector.needs_embeddings() && asked {
-        let choice = Choice::new(model.embedder.as_deref(), model.embed_model.as_deref(), config.embedding.as_ref());
+        let choice = Choice::embedder(model, config.embedding.as_ref());
         Some(backends::embedder(&choice).await?)
     } else {
         None

@@ -1,0 +1,227 @@
+//! Loading a checkpoint into [`BertModel`]: the safetensors header is checked against the
+//! configuration first (so a missing or misshaped tensor is named, with both shapes, in
+//! the file's own naming), then `burn-store` applies the tensors, transposing linear
+//! weights and casting half-precision files to f32.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use burn::store::{
+    FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
+use burn::tensor::{DType, Device};
+use serde::Deserialize;
+
+use super::config::BertConfig;
+use super::model::BertModel;
+use crate::error::LoadError;
+
+/// Safetensors headers above this size are refused as corrupt (real ones are kilobytes).
+const MAX_HEADER: u64 = 100 << 20;
+
+#[derive(Deserialize)]
+struct Entry {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: [u64; 2],
+}
+
+/// Tensor name → (dtype, shape) from a safetensors header, with the data extents checked
+/// against the file size.
+fn read_header(path: &Path) -> Result<HashMap<String, (String, Vec<usize>)>, LoadError> {
+    let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
+    let read = |e| LoadError::Read { path: path.to_owned(), source: e };
+    let mut file = std::fs::File::open(path).map_err(read)?;
+    let size = file.metadata().map_err(read)?.len();
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|_| invalid("not a safetensors file: shorter than its 8-byte header".into()))?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_HEADER || 8 + len > size {
+        return Err(invalid(format!("not a safetensors file: header length {len} does not fit a {size}-byte file")));
+    }
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header).map_err(read)?;
+    let raw: HashMap<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| invalid(format!("not a safetensors file: its header is not a JSON object ({e})")))?;
+    let data = size - 8 - len;
+    let mut out = HashMap::new();
+    for (name, value) in raw {
+        if name == "__metadata__" {
+            continue;
+        }
+        let entry: Entry =
+            serde_json::from_value(value).map_err(|e| invalid(format!("header entry {name:?} is malformed: {e}")))?;
+        let [start, end] = entry.data_offsets;
+        if start > end || end > data {
+            return Err(invalid(format!(
+                "tensor {name} claims bytes {start}..{end} but the file holds {data} bytes of data (truncated?)"
+            )));
+        }
+        out.insert(name, (entry.dtype, entry.shape));
+    }
+    Ok(out)
+}
+
+/// Checks that `path` holds every tensor `config` needs with the right shape and a float
+/// dtype; returns the name prefix the file uses (`""` or `"bert."`).
+fn check_tensors(path: &Path, config: &BertConfig) -> Result<&'static str, LoadError> {
+    let header = read_header(path)?;
+    let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
+    let prefix = if header.contains_key("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+    let mut missing = Vec::new();
+    for (name, want) in config.expected_tensors() {
+        let full = format!("{prefix}{name}");
+        match header.get(&full) {
+            None => missing.push(full),
+            Some((dtype, shape)) => {
+                if shape != &want {
+                    return Err(invalid(format!(
+                        "tensor {full} has shape {shape:?}, but config.json implies {want:?}"
+                    )));
+                }
+                if !matches!(dtype.as_str(), "F32" | "F16" | "BF16") {
+                    return Err(invalid(format!("tensor {full} has dtype {dtype}; allowed: F32, F16, BF16")));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let shown = missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        let more = if missing.len() > 5 { format!(" and {} more", missing.len() - 5) } else { String::new() };
+        return Err(invalid(format!("missing tensors required by config.json: {shown}{more}")));
+    }
+    Ok(prefix)
+}
+
+/// Builds the encoder described by `config` on `device` and loads `weights` into it.
+pub fn load(weights: &Path, config: &BertConfig, device: &Device) -> Result<BertModel, LoadError> {
+    let prefix = check_tensors(weights, config)?;
+    let mut remap = KeyRemapper::new();
+    for (from, to) in [(r"\.LayerNorm\.", ".layer_norm."), (r"\.attention\.self\.", ".attention.self_attn.")] {
+        remap = remap.add_pattern(from, to).expect("the patterns are valid regexes");
+    }
+    if prefix == "bert." {
+        remap = remap.add_pattern(r"^bert\.", "").expect("the pattern is a valid regex");
+    }
+    let mut store = SafetensorsStore::from_file(weights)
+        .remap(remap)
+        .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
+        .allow_partial(true);
+    let mut model = BertModel::new(config, device);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| LoadError::Invalid { path: weights.to_owned(), reason: e.to_string() })?;
+    // The header check names problems in the file's terms; this catches anything it missed.
+    if !result.errors.is_empty() || !result.missing.is_empty() {
+        let mut problems: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
+        problems.extend(result.missing.iter().map(|(path, _)| format!("{path} is missing")));
+        return Err(LoadError::Invalid { path: weights.to_owned(), reason: problems.join("; ") });
+    }
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, tensors: &[(&str, &[usize])]) -> std::path::PathBuf {
+        let mut header = serde_json::Map::new();
+        let mut offset = 0u64;
+        for (name, shape) in tensors {
+            let bytes = 4 * shape.iter().product::<usize>() as u64;
+            header.insert(
+                (*name).to_owned(),
+                serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]}),
+            );
+            offset += bytes;
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend(header);
+        file.resize(file.len() + offset as usize, 0);
+        let path = dir.join("model.safetensors");
+        std::fs::write(&path, file).unwrap();
+        path
+    }
+
+    fn tiny() -> BertConfig {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"model_type":"bert","vocab_size":10,"hidden_size":4,"num_hidden_layers":1,
+                "num_attention_heads":2,"intermediate_size":8,"max_position_embeddings":6}"#,
+        )
+        .unwrap();
+        BertConfig::load(dir.path()).unwrap()
+    }
+
+    fn owned(config: &BertConfig) -> Vec<(String, Vec<usize>)> {
+        config.expected_tensors()
+    }
+
+    #[test]
+    fn a_complete_file_passes_with_or_without_the_bert_prefix() {
+        let config = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let all = owned(&config);
+        let list: Vec<(&str, &[usize])> = all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        assert_eq!(check_tensors(&write(dir.path(), &list), &config).unwrap(), "");
+        let prefixed: Vec<(String, Vec<usize>)> = all.iter().map(|(n, s)| (format!("bert.{n}"), s.clone())).collect();
+        let list: Vec<(&str, &[usize])> = prefixed.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        assert_eq!(check_tensors(&write(dir.path(), &list), &config).unwrap(), "bert.");
+    }
+
+    #[test]
+    fn names_a_misshaped_tensor_with_both_shapes() {
+        let config = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = owned(&config);
+        let bad = all.iter_mut().find(|(n, _)| n.ends_with("layer.0.intermediate.dense.weight")).unwrap();
+        bad.1 = vec![8, 5];
+        let list: Vec<(&str, &[usize])> = all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let e = check_tensors(&write(dir.path(), &list), &config).unwrap_err().to_string();
+        assert!(
+            e.contains("encoder.layer.0.intermediate.dense.weight has shape [8, 5], but config.json implies [8, 4]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_missing_tensors() {
+        let config = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let all = owned(&config);
+        let list: Vec<(&str, &[usize])> =
+            all.iter().filter(|(n, _)| !n.contains("value")).map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let e = check_tensors(&write(dir.path(), &list), &config).unwrap_err().to_string();
+        assert!(e.contains("missing tensors") && e.contains("encoder.layer.0.attention.self.value.weight"), "{e}");
+    }
+
+    #[test]
+    fn refuses_files_that_are_not_safetensors() {
+        let config = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, b"\xff\xff\xff\xff\xff\xff\xff\x7fjunk").unwrap();
+        assert!(check_tensors(&path, &config).unwrap_err().to_string().contains("header length"));
+        std::fs::write(&path, b"abc").unwrap();
+        assert!(check_tensors(&path, &config).unwrap_err().to_string().contains("8-byte header"));
+        let mut bytes = 4u64.to_le_bytes().to_vec();
+        bytes.extend(b"[1,2");
+        std::fs::write(&path, bytes).unwrap();
+        assert!(check_tensors(&path, &config).unwrap_err().to_string().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn refuses_a_truncated_file() {
+        let config = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let all = owned(&config);
+        let list: Vec<(&str, &[usize])> = all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let path = write(dir.path(), &list);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        assert!(check_tensors(&path, &config).unwrap_err().to_string().contains("truncated"));
+    }
+}

@@ -1,0 +1,5 @@
+//! BERT sentence encoders (sentence-transformers folders).
+
+pub mod config;
+pub mod load;
+pub mod model;
