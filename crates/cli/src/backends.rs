@@ -33,33 +33,28 @@ pub fn models_dir() -> PathBuf {
     })
 }
 
-/// A model given as a path, or the default file in the models folder.
-fn local_model(model: Option<&str>, default: &str) -> Result<PathBuf, Failure> {
-    let path = match model {
-        Some(m) => PathBuf::from(m),
-        None => models_dir().join(default),
-    };
-    if !path.is_file() {
-        let hint = if model.is_none() { FETCH_HINT } else { "" };
-        return Err(Failure::BadInput(anyhow!("model file {} does not exist{hint}", path.display())));
-    }
-    Ok(path)
+/// What a local model is: one file (a GGUF) or a folder (sentence-transformers).
+#[derive(Clone, Copy)]
+enum Local {
+    File,
+    #[cfg_attr(not(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")), allow(dead_code))]
+    Folder,
 }
 
-/// A model folder given as a path, or the default folder in the models folder.
-#[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
-fn local_folder(model: Option<&str>, default: &str) -> Result<PathBuf, Failure> {
-    let path = match model {
-        Some(m) => PathBuf::from(m),
-        None => models_dir().join(default),
+/// A model given as a path, or the default in the models folder; it must exist.
+fn local_model(model: Option<&str>, default: &str, kind: Local) -> Result<PathBuf, Failure> {
+    let path = model.map_or_else(|| models_dir().join(default), PathBuf::from);
+    let (exists, what) = match kind {
+        Local::File => (path.is_file(), "model file"),
+        Local::Folder => (path.is_dir(), "model folder"),
     };
-    if !path.is_dir() {
+    if !exists {
         let hint = if model.is_none() { FETCH_HINT } else { "" };
-        return Err(Failure::BadInput(anyhow!(
-            "model folder {} does not exist (the Burn embedder loads a sentence-transformers folder: config.json, \
-             tokenizer.json, model.safetensors){hint}",
-            path.display()
-        )));
+        let folder = match kind {
+            Local::Folder => " (a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)",
+            Local::File => "",
+        };
+        return Err(Failure::BadInput(anyhow!("{what} {} does not exist{folder}{hint}", path.display())));
     }
     Ok(path)
 }
@@ -147,7 +142,7 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
         "llamacpp" => {
             #[cfg(feature = "llamacpp")]
             {
-                let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL)?;
+                let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
                 let options = autobranch_llamacpp::LlamaCppOptions { sequential, ..llamacpp_options(choice) };
                 let g = autobranch_llamacpp::LlamaCppGenerator::load(&path, options)
                     .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
@@ -182,7 +177,7 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
         "llamacpp" => {
             #[cfg(feature = "llamacpp")]
             {
-                let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_GGUF)?;
+                let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_GGUF, Local::File)?;
                 let e = autobranch_llamacpp::LlamaCppEmbedder::load(&path, llamacpp_options(choice))
                     .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
                 Ok(Box::new(e))
@@ -226,7 +221,7 @@ fn burn_embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
                 Some(b)
             }
         };
-        let path = local_folder(choice.model.as_deref(), DEFAULT_EMBED_FOLDER)?;
+        let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_FOLDER, Local::Folder)?;
         let mut options = BurnEmbedderOptions { backend, ..Default::default() };
         if let Some(b) = choice.config.and_then(|c| c.batch_size) {
             options.batch_size = b;

@@ -160,15 +160,19 @@ mod tests {
         config.expected_tensors()
     }
 
+    fn borrowed(all: &[(String, Vec<usize>)]) -> Vec<(&str, &[usize])> {
+        all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect()
+    }
+
     #[test]
     fn a_complete_file_passes_with_or_without_the_bert_prefix() {
         let config = tiny();
         let dir = tempfile::tempdir().unwrap();
         let all = owned(&config);
-        let list: Vec<(&str, &[usize])> = all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let list = borrowed(&all);
         assert_eq!(check_tensors(&write(dir.path(), &list), &config).unwrap(), "");
         let prefixed: Vec<(String, Vec<usize>)> = all.iter().map(|(n, s)| (format!("bert.{n}"), s.clone())).collect();
-        let list: Vec<(&str, &[usize])> = prefixed.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let list = borrowed(&prefixed);
         assert_eq!(check_tensors(&write(dir.path(), &list), &config).unwrap(), "bert.");
     }
 
@@ -179,7 +183,7 @@ mod tests {
         let mut all = owned(&config);
         let bad = all.iter_mut().find(|(n, _)| n.ends_with("layer.0.intermediate.dense.weight")).unwrap();
         bad.1 = vec![8, 5];
-        let list: Vec<(&str, &[usize])> = all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let list = borrowed(&all);
         let e = check_tensors(&write(dir.path(), &list), &config).unwrap_err().to_string();
         assert!(
             e.contains("encoder.layer.0.intermediate.dense.weight has shape [8, 5], but config.json implies [8, 4]"),
@@ -218,7 +222,7 @@ mod tests {
         let config = tiny();
         let dir = tempfile::tempdir().unwrap();
         let all = owned(&config);
-        let list: Vec<(&str, &[usize])> = all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let list = borrowed(&all);
         let path = write(dir.path(), &list);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
