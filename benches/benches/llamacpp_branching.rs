@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use autobranch_benches::median;
 use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role, SamplingParams};
 use autobranch_llamacpp::{LlamaCppGenerator, LlamaCppOptions};
 
@@ -20,11 +21,6 @@ const PROMPT: &str = "You are writing a mystery novel set in a research colony o
 domes, a failing water reclaimer, and a governor who keeps secrets. Last night the chief engineer was found dead \
 in the airlock, and the detective has only one day before the supply ship leaves. Write the next paragraph of the \
 story, in which the detective finds a clue that changes everything about the case.";
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn main() {
     // `cargo test --benches` runs this binary without `--bench`: do a tiny smoke run then.

@@ -45,9 +45,10 @@ impl BurnBackend {
         Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
     }
 
-    /// The default: the first compiled CPU backend (flex, then ndarray), else wgpu.
+    /// The default: the first compiled CPU backend (flex, then ndarray), else wgpu
+    /// ([`ALL`](Self::ALL) is in that order).
     pub fn preferred() -> Option<BurnBackend> {
-        [BurnBackend::Flex, BurnBackend::NdArray, BurnBackend::Wgpu].into_iter().find(|b| b.is_compiled())
+        Self::ALL.into_iter().find(|b| b.is_compiled())
     }
 
     /// Opens the device. For wgpu this acquires an adapter now, so a machine without one

@@ -64,24 +64,12 @@ impl BurnEmbedder {
             return Err(LoadError::Missing { path: dir.to_owned() });
         }
         if options.batch_size == 0 {
-            return Err(LoadError::Backend("batch size must be at least 1".into()));
+            return Err(LoadError::Option("batch size must be at least 1".into()));
         }
-        let config_path = required(dir, "config.json")?;
+        required(dir, "config.json")?;
         let tokenizer_path = required(dir, "tokenizer.json")?;
         let weights = required(dir, "model.safetensors")?;
-        let mut config = BertConfig::load(dir)?;
-        if let Some(n) = options.max_seq_length {
-            if n < 2 || n > config.max_position_embeddings {
-                return Err(LoadError::Invalid {
-                    path: config_path,
-                    reason: format!(
-                        "max_seq_length {n} must be between 2 and max_position_embeddings {}",
-                        config.max_position_embeddings
-                    ),
-                });
-            }
-            config.max_seq_length = n;
-        }
+        let config = BertConfig::load(dir, options.max_seq_length)?;
         let tokenizer = load_tokenizer(&tokenizer_path, &config)?;
         let backend = match options.backend {
             Some(b) => b,

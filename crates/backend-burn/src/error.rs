@@ -19,6 +19,9 @@ pub enum LoadError {
     /// A file is readable but wrong.
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    /// An option passed to the loader is out of range.
+    #[error("{0}")]
+    Option(String),
     /// The requested Burn backend cannot run here.
     #[error("{0}")]
     Backend(String),

@@ -85,8 +85,9 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, LoadError> 
 }
 
 impl BertConfig {
-    /// Reads and checks the configuration files of the model folder `dir`.
-    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+    /// Reads and checks the configuration files of the model folder `dir`. `max_seq_length`,
+    /// when given, replaces the folder's truncation length and is checked the same way.
+    pub fn load(dir: &Path, max_seq_length: Option<usize>) -> Result<Self, LoadError> {
         let path = dir.join("config.json");
         let raw: RawConfig = read_json(&path)?;
         let invalid = |reason: String| LoadError::Invalid { path: path.clone(), reason };
@@ -130,15 +131,21 @@ impl BertConfig {
         let max_position_embeddings = need("max_position_embeddings", raw.max_position_embeddings)?;
 
         let sbert = dir.join("sentence_bert_config.json");
-        let configured = if sbert.is_file() { read_json::<SentenceBertConfig>(&sbert)?.max_seq_length } else { None };
-        let max_seq_length = configured.unwrap_or(max_position_embeddings.min(512));
+        let (max_seq_length, source) = match max_seq_length {
+            Some(n) => (n, None),
+            None => {
+                let configured =
+                    if sbert.is_file() { read_json::<SentenceBertConfig>(&sbert)?.max_seq_length } else { None };
+                (configured.unwrap_or(max_position_embeddings.min(512)), Some(sbert))
+            }
+        };
         if max_seq_length < 2 || max_seq_length > max_position_embeddings {
-            return Err(LoadError::Invalid {
-                path: sbert,
-                reason: format!(
-                    "max_seq_length {max_seq_length} must be between 2 and max_position_embeddings \
-                     {max_position_embeddings}"
-                ),
+            let reason = format!(
+                "max_seq_length {max_seq_length} must be between 2 and max_position_embeddings {max_position_embeddings}"
+            );
+            return Err(match source {
+                Some(path) => LoadError::Invalid { path, reason },
+                None => LoadError::Option(reason),
             });
         }
 
@@ -232,7 +239,7 @@ mod tests {
     #[test]
     fn reads_a_bert_config_with_defaults() {
         let dir = folder(MINI);
-        let c = BertConfig::load(dir.path()).unwrap();
+        let c = BertConfig::load(dir.path(), None).unwrap();
         assert_eq!((c.hidden_size, c.num_attention_heads, c.max_seq_length), (8, 2, 32));
         assert_eq!((c.activation, c.pooling, c.type_vocab_size), (Activation::Gelu, Pooling::Mean, 2));
         assert_eq!(c.expected_tensors().len(), 5 + 2 * 16);
@@ -241,14 +248,14 @@ mod tests {
     #[test]
     fn names_another_architecture() {
         let dir = folder(r#"{"model_type":"llama","architectures":["LlamaForCausalLM"]}"#);
-        let e = BertConfig::load(dir.path()).unwrap_err().to_string();
+        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("\"llama\" (LlamaForCausalLM)") && e.contains("BERT"), "{e}");
     }
 
     #[test]
     fn rejects_heads_that_do_not_divide_the_width() {
         let dir = folder(&MINI.replace("\"num_attention_heads\":2", "\"num_attention_heads\":3"));
-        let e = BertConfig::load(dir.path()).unwrap_err().to_string();
+        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("not a multiple of num_attention_heads 3"), "{e}");
     }
 
@@ -256,10 +263,13 @@ mod tests {
     fn sequence_length_comes_from_sentence_bert_config_and_is_bounded() {
         let dir = folder(MINI);
         std::fs::write(dir.path().join("sentence_bert_config.json"), r#"{"max_seq_length": 16}"#).unwrap();
-        assert_eq!(BertConfig::load(dir.path()).unwrap().max_seq_length, 16);
+        assert_eq!(BertConfig::load(dir.path(), None).unwrap().max_seq_length, 16);
+        assert_eq!(BertConfig::load(dir.path(), Some(8)).unwrap().max_seq_length, 8, "an option wins over the file");
         std::fs::write(dir.path().join("sentence_bert_config.json"), r#"{"max_seq_length": 64}"#).unwrap();
-        let e = BertConfig::load(dir.path()).unwrap_err().to_string();
+        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("max_seq_length 64") && e.contains("max_position_embeddings 32"), "{e}");
+        let e = BertConfig::load(dir.path(), Some(33)).unwrap_err().to_string();
+        assert!(e.contains("max_seq_length 33") && e.contains("max_position_embeddings 32"), "{e}");
     }
 
     #[test]
@@ -268,15 +278,15 @@ mod tests {
         std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
         let pooling = dir.path().join("1_Pooling/config.json");
         std::fs::write(&pooling, r#"{"pooling_mode_cls_token": true}"#).unwrap();
-        assert_eq!(BertConfig::load(dir.path()).unwrap().pooling, Pooling::Cls);
+        assert_eq!(BertConfig::load(dir.path(), None).unwrap().pooling, Pooling::Cls);
         std::fs::write(&pooling, r#"{"pooling_mode_max_tokens": true}"#).unwrap();
-        assert!(BertConfig::load(dir.path()).unwrap_err().to_string().contains("unsupported pooling"));
+        assert!(BertConfig::load(dir.path(), None).unwrap_err().to_string().contains("unsupported pooling"));
     }
 
     #[test]
     fn unsupported_activation_is_named() {
         let dir = folder(&MINI.replace("\"model_type\":\"bert\"", "\"model_type\":\"bert\",\"hidden_act\":\"swish\""));
-        let e = BertConfig::load(dir.path()).unwrap_err().to_string();
+        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("hidden_act \"swish\""), "{e}");
     }
 }

@@ -125,13 +125,13 @@ pub fn load(weights: &Path, config: &BertConfig, device: &Device) -> Result<Bert
 mod tests {
     use super::*;
 
-    fn write(dir: &Path, tensors: &[(&str, &[usize])]) -> std::path::PathBuf {
+    fn write(dir: &Path, tensors: &[(String, Vec<usize>)]) -> std::path::PathBuf {
         let mut header = serde_json::Map::new();
         let mut offset = 0u64;
         for (name, shape) in tensors {
             let bytes = 4 * shape.iter().product::<usize>() as u64;
             header.insert(
-                (*name).to_owned(),
+                name.clone(),
                 serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]}),
             );
             offset += bytes;
@@ -153,38 +153,27 @@ mod tests {
                 "num_attention_heads":2,"intermediate_size":8,"max_position_embeddings":6}"#,
         )
         .unwrap();
-        BertConfig::load(dir.path()).unwrap()
-    }
-
-    fn owned(config: &BertConfig) -> Vec<(String, Vec<usize>)> {
-        config.expected_tensors()
-    }
-
-    fn borrowed(all: &[(String, Vec<usize>)]) -> Vec<(&str, &[usize])> {
-        all.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect()
+        BertConfig::load(dir.path(), None).unwrap()
     }
 
     #[test]
     fn a_complete_file_passes_with_or_without_the_bert_prefix() {
         let config = tiny();
         let dir = tempfile::tempdir().unwrap();
-        let all = owned(&config);
-        let list = borrowed(&all);
-        assert_eq!(check_tensors(&write(dir.path(), &list), &config).unwrap(), "");
+        let all = config.expected_tensors();
+        assert_eq!(check_tensors(&write(dir.path(), &all), &config).unwrap(), "");
         let prefixed: Vec<(String, Vec<usize>)> = all.iter().map(|(n, s)| (format!("bert.{n}"), s.clone())).collect();
-        let list = borrowed(&prefixed);
-        assert_eq!(check_tensors(&write(dir.path(), &list), &config).unwrap(), "bert.");
+        assert_eq!(check_tensors(&write(dir.path(), &prefixed), &config).unwrap(), "bert.");
     }
 
     #[test]
     fn names_a_misshaped_tensor_with_both_shapes() {
         let config = tiny();
         let dir = tempfile::tempdir().unwrap();
-        let mut all = owned(&config);
+        let mut all = config.expected_tensors();
         let bad = all.iter_mut().find(|(n, _)| n.ends_with("layer.0.intermediate.dense.weight")).unwrap();
         bad.1 = vec![8, 5];
-        let list = borrowed(&all);
-        let e = check_tensors(&write(dir.path(), &list), &config).unwrap_err().to_string();
+        let e = check_tensors(&write(dir.path(), &all), &config).unwrap_err().to_string();
         assert!(
             e.contains("encoder.layer.0.intermediate.dense.weight has shape [8, 5], but config.json implies [8, 4]"),
             "{e}"
@@ -195,10 +184,9 @@ mod tests {
     fn names_missing_tensors() {
         let config = tiny();
         let dir = tempfile::tempdir().unwrap();
-        let all = owned(&config);
-        let list: Vec<(&str, &[usize])> =
-            all.iter().filter(|(n, _)| !n.contains("value")).map(|(n, s)| (n.as_str(), s.as_slice())).collect();
-        let e = check_tensors(&write(dir.path(), &list), &config).unwrap_err().to_string();
+        let mut all = config.expected_tensors();
+        all.retain(|(n, _)| !n.contains("value"));
+        let e = check_tensors(&write(dir.path(), &all), &config).unwrap_err().to_string();
         assert!(e.contains("missing tensors") && e.contains("encoder.layer.0.attention.self.value.weight"), "{e}");
     }
 
@@ -221,9 +209,7 @@ mod tests {
     fn refuses_a_truncated_file() {
         let config = tiny();
         let dir = tempfile::tempdir().unwrap();
-        let all = owned(&config);
-        let list = borrowed(&all);
-        let path = write(dir.path(), &list);
+        let path = write(dir.path(), &config.expected_tensors());
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
         assert!(check_tensors(&path, &config).unwrap_err().to_string().contains("truncated"));

@@ -61,8 +61,10 @@ pub struct BertModel {
     embeddings: BertEmbeddings,
     encoder: Encoder,
     heads: usize,
-    activation: usize,
-    cls_pooling: bool,
+    #[module(skip)]
+    activation: Activation,
+    #[module(skip)]
+    pooling: Pooling,
 }
 
 fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
@@ -105,16 +107,16 @@ impl BertModel {
             },
             encoder: Encoder { layer },
             heads: c.num_attention_heads,
-            activation: c.activation as usize,
-            cls_pooling: c.pooling == Pooling::Cls,
+            activation: c.activation,
+            pooling: c.pooling,
         }
     }
 
     fn activate(&self, x: Tensor<3>) -> Tensor<3> {
         match self.activation {
-            a if a == Activation::Gelu as usize => gelu(x),
-            a if a == Activation::GeluTanh as usize => gelu_approximate(x),
-            _ => relu(x),
+            Activation::Gelu => gelu(x),
+            Activation::GeluTanh => gelu_approximate(x),
+            Activation::Relu => relu(x),
         }
     }
 
@@ -153,7 +155,7 @@ impl BertModel {
             x = out.layer_norm.forward(out.dense.forward(inner) + x);
         }
 
-        if self.cls_pooling {
+        if self.pooling == Pooling::Cls {
             return x.slice([0..batch, 0..1]).reshape([batch, hidden]);
         }
         let weights = mask.unsqueeze_dim::<3>(2); // [batch, seq, 1]
