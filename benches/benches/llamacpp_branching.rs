@@ -13,14 +13,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use autobranch_benches::median;
+use autobranch_benches::{BRANCH_PROMPT, median};
 use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role, SamplingParams};
 use autobranch_llamacpp::{LlamaCppGenerator, LlamaCppOptions};
-
-const PROMPT: &str = "You are writing a mystery novel set in a research colony on Mars. The colony has three \
-domes, a failing water reclaimer, and a governor who keeps secrets. Last night the chief engineer was found dead \
-in the airlock, and the detective has only one day before the supply ship leaves. Write the next paragraph of the \
-story, in which the detective finds a clue that changes everything about the case.";
 
 fn main() {
     // `cargo test --benches` runs this binary without `--bench`: do a tiny smoke run then.
@@ -54,7 +49,7 @@ fn main() {
     let mut single_decode = None;
     for n in ns {
         let request = GenerationRequest {
-            prompt: Prompt::Chat(vec![ChatMessage::new(Role::User, PROMPT)]),
+            prompt: Prompt::Chat(vec![ChatMessage::new(Role::User, BRANCH_PROMPT)]),
             n,
             // min_p 0 and no EOS stop keep every candidate at exactly `tokens` tokens only
             // if the model does not end early; generated tokens are counted, not assumed.

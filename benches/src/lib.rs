@@ -125,6 +125,12 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The branching benches' prompt (about 110 tokens with SmolLM2's chat template).
+pub const BRANCH_PROMPT: &str = "You are writing a mystery novel set in a research colony on Mars. The colony has \
+three domes, a failing water reclaimer, and a governor who keeps secrets. Last night the chief engineer was found \
+dead in the airlock, and the detective has only one day before the supply ship leaves. Write the next paragraph of \
+the story, in which the detective finds a clue that changes everything about the case.";
+
 /// The median of `values` (the upper one for an even count); `NaN` when empty.
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -19,6 +19,9 @@ pub enum LoadError {
     /// A file is readable but wrong.
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    /// A GGUF file is missing, unreadable or damaged.
+    #[error(transparent)]
+    Gguf(#[from] autobranch_gguf::GgufError),
     /// An option passed to the loader is out of range.
     #[error("{0}")]
     Option(String),

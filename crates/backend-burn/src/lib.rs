@@ -5,6 +5,12 @@
 //! `config.json`) with weights from `model.safetensors` (through `burn-store`) and the
 //! folder's `tokenizer.json` (through `tokenizers`), mean pooling and L2 normalisation.
 //!
+//! [`BurnGenerator`] runs a Llama-family decoder (SmolLM2 and other `llama` GGUFs) loaded
+//! straight from GGUF: weights dequantised to f32 (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+//! Q8_0, Q4_K, Q5_K, Q6_K), the byte-level BPE tokenizer rebuilt from the file's metadata,
+//! chat prompts from its own Jinja template. Branching is batched: the prompt runs once and
+//! the `n` candidates decode together, each with its own seeded sampler.
+//!
 //! The backend is a run-time choice among the cargo features compiled in: `flex` (Burn's
 //! pure-Rust CPU backend, the default), `ndarray` (deprecated upstream, kept for
 //! comparison) and `wgpu` (GPU; Mesa's lavapipe on GPU-less Linux).
@@ -25,8 +31,11 @@ mod bert;
 mod device;
 mod embedder;
 mod error;
+mod llama;
 
 pub use bert::config::{Activation, BertConfig, Pooling};
 pub use device::BurnBackend;
 pub use embedder::{BurnEmbedder, BurnEmbedderOptions};
 pub use error::LoadError;
+pub use llama::config::{ARCHITECTURES, LlamaConfig};
+pub use llama::generator::{BurnGenerator, BurnGeneratorOptions};

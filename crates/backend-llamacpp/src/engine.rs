@@ -19,10 +19,9 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::chat::ChatTemplate;
-use crate::gguf::{self, GgufHeader};
+use autobranch_gguf::{self as gguf, BertTokenizer, ChatTemplate, GgufHeader};
+
 use crate::options::LlamaCppOptions;
-use crate::wordpiece::BertTokenizer;
 
 /// llama.cpp's backend may be initialised once per process. Its own log goes to stderr only
 /// when `AUTOBRANCH_LLAMA_LOG` is set (useful when a model refuses to load).
@@ -363,6 +362,11 @@ impl Engine {
         Ok((pp, tg))
     }
 
+    /// The prompt's token ids (for parity checks of other tokenizers).
+    pub fn prompt_token_ids(&self, prompt: &Prompt) -> Result<Vec<u32>, ModelError> {
+        Ok(self.prompt_tokens(prompt)?.into_iter().map(|t| t.0 as u32).collect())
+    }
+
     /// Next-token logits after the prompt (for parity checks against other backends).
     pub fn prompt_logits(&self, prompt: &Prompt) -> Result<Vec<f32>, ModelError> {
         let tokens = self.prompt_tokens(prompt)?;
@@ -382,7 +386,9 @@ impl Engine {
         let max_len = self.options.embed_max_tokens.min(self.n_ctx_train()) as usize;
         let tokenized: Vec<Vec<LlamaToken>> = match &self.bert_tokenizer {
             Some(bert) => {
-                texts.iter().map(|t| bert.encode(t)).collect::<Result<_, _>>().map_err(ModelError::Backend)?
+                let ids: Vec<Vec<u32>> =
+                    texts.iter().map(|t| bert.encode(t)).collect::<Result<_, _>>().map_err(ModelError::Backend)?;
+                ids.into_iter().map(|ids| ids.into_iter().map(|id| LlamaToken(id as i32)).collect()).collect()
             }
             None => texts
                 .iter()

@@ -48,6 +48,12 @@ impl LlamaCppGenerator {
     pub async fn prompt_logits(&self, prompt: Prompt) -> Result<Vec<f32>, ModelError> {
         self.worker.logits(prompt).await
     }
+
+    /// The prompt's token ids as llama.cpp tokenises it (BOS included where the model adds
+    /// one), for parity checks of other tokenizers.
+    pub async fn prompt_tokens(&self, prompt: Prompt) -> Result<Vec<u32>, ModelError> {
+        self.worker.tokens(prompt).await
+    }
 }
 
 #[async_trait]

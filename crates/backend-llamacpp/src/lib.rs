@@ -27,13 +27,10 @@
 //! # Ok(()) }
 //! ```
 
-mod chat;
 mod embedder;
 mod engine;
 mod generator;
-pub mod gguf;
 mod options;
-mod wordpiece;
 mod worker;
 
 pub use embedder::LlamaCppEmbedder;

@@ -17,6 +17,7 @@ enum Job {
     Generate { request: GenerationRequest, sequential: bool, reply: oneshot::Sender<Result<Generation, ModelError>> },
     Embed { texts: Vec<String>, reply: oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>> },
     Logits { prompt: Prompt, reply: oneshot::Sender<Result<Vec<f32>, ModelError>> },
+    Tokens { prompt: Prompt, reply: oneshot::Sender<Result<Vec<u32>, ModelError>> },
     RawSpeed { n_prompt: usize, n_gen: usize, reply: oneshot::Sender<Result<(f64, f64), ModelError>> },
 }
 
@@ -75,6 +76,9 @@ impl Worker {
                         Job::Logits { prompt, reply } => {
                             let _ = reply.send(engine.prompt_logits(&prompt));
                         }
+                        Job::Tokens { prompt, reply } => {
+                            let _ = reply.send(engine.prompt_token_ids(&prompt));
+                        }
                         Job::RawSpeed { n_prompt, n_gen, reply } => {
                             let _ = reply.send(engine.raw_speed(n_prompt, n_gen));
                         }
@@ -118,6 +122,11 @@ impl Worker {
     /// Next-token logits after a prompt.
     pub async fn logits(&self, prompt: Prompt) -> Result<Vec<f32>, ModelError> {
         self.call(|reply| Job::Logits { prompt, reply }).await
+    }
+
+    /// The prompt's token ids as llama.cpp tokenises it.
+    pub async fn tokens(&self, prompt: Prompt) -> Result<Vec<u32>, ModelError> {
+        self.call(|reply| Job::Tokens { prompt, reply }).await
     }
 }
 

@@ -17,6 +17,10 @@ pub struct GeneratorArgs {
     /// A GGUF path for local backends, a model name for Ollama.
     #[arg(long, value_name = "PATH_OR_NAME")]
     pub model: Option<String>,
+    /// The Burn backend for `--generator burn`: flex, ndarray or wgpu (default: the first
+    /// compiled in, in that order).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
 }
 
 /// Which embedder runs.

@@ -100,7 +100,7 @@ impl<'a> Choice<'a> {
     /// The generator from `--generator`/`--model` and the `generator` section; llama.cpp
     /// by default.
     pub fn generator(args: &GeneratorArgs, config: Option<&'a ModelConfig>) -> Self {
-        Self::new((args.generator.as_deref(), args.model.as_deref(), None), config, "llamacpp")
+        Self::new((args.generator.as_deref(), args.model.as_deref(), args.device.as_deref()), config, "llamacpp")
     }
 
     /// The embedder from `--embedder`/`--embed-model`/`--embed-device` and the `embedding`
@@ -164,9 +164,7 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
             #[cfg(not(feature = "ollama"))]
             Err(not_compiled("generator", "ollama", "ollama"))
         }
-        "burn" => Err(Failure::BadInput(anyhow!(
-            "the Burn generator is not implemented yet; use --generator llamacpp (or ollama)"
-        ))),
+        "burn" => burn_generator(choice),
         other => Err(unknown("generator", other)),
     }
 }
@@ -206,30 +204,56 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
     }
 }
 
+/// The Burn backend the choice names (`None`: the first compiled), checked to be compiled in.
+#[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
+fn burn_backend(choice: &Choice<'_>) -> Result<Option<autobranch_burn::BurnBackend>, Failure> {
+    let Some(name) = choice.device.as_deref() else { return Ok(None) };
+    let b: autobranch_burn::BurnBackend = name.parse().map_err(|e: String| Failure::BadInput(anyhow!(e)))?;
+    if !b.is_compiled() {
+        return Err(not_compiled("Burn", name, &format!("burn-{name}")));
+    }
+    Ok(Some(b))
+}
+
+/// A Burn load error: the backend cannot run here (runtime) or the input is bad.
+#[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
+fn burn_failure(path: &std::path::Path, e: autobranch_burn::LoadError) -> Failure {
+    match e {
+        autobranch_burn::LoadError::Backend(_) => Failure::Runtime(anyhow!(e)),
+        other => Failure::BadInput(anyhow!("cannot load {}: {other}", path.display())),
+    }
+}
+
+/// The Burn generator (a Llama-family GGUF) on the chosen (or first compiled) Burn backend.
+fn burn_generator(choice: &Choice<'_>) -> Result<Box<dyn Generator>, Failure> {
+    #[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
+    {
+        use autobranch_burn::{BurnGenerator, BurnGeneratorOptions};
+        let backend = burn_backend(choice)?;
+        let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
+        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, ..Default::default() })
+            .map_err(|e| burn_failure(&path, e))?;
+        Ok(Box::new(g))
+    }
+    #[cfg(not(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")))]
+    {
+        let _ = choice;
+        Err(not_compiled("generator", "burn", "burn-flex"))
+    }
+}
+
 /// The Burn embedder on the chosen (or first compiled) Burn backend.
 fn burn_embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
     #[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
     {
-        use autobranch_burn::{BurnBackend, BurnEmbedder, BurnEmbedderOptions};
-        let backend = match choice.device.as_deref() {
-            None => None,
-            Some(name) => {
-                let b: BurnBackend = name.parse().map_err(|e: String| Failure::BadInput(anyhow!(e)))?;
-                if !b.is_compiled() {
-                    return Err(not_compiled("Burn", name, &format!("burn-{name}")));
-                }
-                Some(b)
-            }
-        };
+        use autobranch_burn::{BurnEmbedder, BurnEmbedderOptions};
+        let backend = burn_backend(choice)?;
         let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_FOLDER, Local::Folder)?;
         let mut options = BurnEmbedderOptions { backend, ..Default::default() };
         if let Some(b) = choice.config.and_then(|c| c.batch_size) {
             options.batch_size = b;
         }
-        let e = BurnEmbedder::load(&path, options).map_err(|e| match e {
-            autobranch_burn::LoadError::Backend(_) => Failure::Runtime(anyhow!(e)),
-            other => Failure::BadInput(anyhow!("cannot load {}: {other}", path.display())),
-        })?;
+        let e = BurnEmbedder::load(&path, options).map_err(|e| burn_failure(&path, e))?;
         Ok(Box::new(e))
     }
     #[cfg(not(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")))]

@@ -19,6 +19,12 @@ fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).expect("stdout is JSON")
 }
 
+fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("AUTOBRANCH_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/autobranch/models")
+    })
+}
+
 const PROMPT: &str = "Give a plot twist for a detective story set in a Mars colony, in one sentence.";
 
 #[test]
@@ -166,11 +172,32 @@ fn assert_bad(args: &[&str], needle: &str) {
 }
 
 #[test]
+fn burn_generator_is_deterministic_and_agrees_with_llama_cpp_greedily() {
+    let args = ["generate", PROMPT, "--generator", "burn", "--n", "2", "--max-tokens", "12", "--seed", "3", "--json"];
+    let a = json(&autobranch(&args));
+    assert_eq!(a["candidates"], json(&autobranch(&args))["candidates"]);
+    assert_eq!(a["candidates"].as_array().unwrap().len(), 2);
+    // Greedy: both backends run the same weights, so the first tokens of the answer agree.
+    let greedy = |generator: &str| {
+        let args = ["generate", PROMPT, "--generator", generator, "--max-tokens", "4", "--temperature", "0", "--json"];
+        json(&autobranch(&args))["candidates"][0]["text"].as_str().unwrap().to_owned()
+    };
+    let (burn, llama) = (greedy("burn"), greedy("llamacpp"));
+    let first_word = |t: &str| t.split_whitespace().next().map(str::to_owned);
+    assert_eq!(first_word(&burn), first_word(&llama), "burn {burn:?} vs llama.cpp {llama:?}");
+}
+
+#[test]
 fn explore_refuses_bad_input_with_exit_2() {
     assert_bad(&["explore", PROMPT, "--n", "0"], "--n 0 is out of range");
     assert_bad(&["explore", PROMPT, "--depth", "0"], "--depth 0 is out of range");
     assert_bad(&["explore", PROMPT, "--generator", "gpt5"], "unknown generator backend \"gpt5\"");
-    assert_bad(&["explore", PROMPT, "--generator", "burn"], "the Burn generator is not implemented yet");
+    let gemma = models_dir().join("gemma-3-270m-q4_k_m.gguf");
+    assert_bad(
+        &["explore", PROMPT, "--generator", "burn", "--model", gemma.to_str().unwrap()],
+        "architecture gemma3 is not supported by the Burn generator; supported: llama",
+    );
+    assert_bad(&["generate", PROMPT, "--generator", "burn", "--device", "tpu"], "tpu");
     assert_bad(
         &["explore", PROMPT, "--model", "/nonexistent/model.gguf"],
         "model file /nonexistent/model.gguf does not exist",

@@ -5,14 +5,13 @@
 //! the GGUF and tokenised with the `tokenizers` crate's own BERT pipeline; llama.cpp then
 //! runs the model on those token ids.
 
-use llama_cpp_2::token::LlamaToken;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{AddedToken, Tokenizer, TruncationParams};
 
-use crate::gguf::{GgufHeader, Value};
+use crate::header::{GgufHeader, Value};
 
 /// Tokenises like sentence-transformers' BERT tokenizer.
 pub struct BertTokenizer {
@@ -83,8 +82,8 @@ impl BertTokenizer {
     }
 
     /// Token ids of `text` with [CLS] and [SEP], truncated to the maximum length.
-    pub fn encode(&self, text: &str) -> Result<Vec<LlamaToken>, String> {
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
         let enc = self.inner.encode(text, true).map_err(|e| format!("tokenisation failed: {e}"))?;
-        Ok(enc.get_ids().iter().map(|&id| LlamaToken(id as i32)).collect())
+        Ok(enc.get_ids().to_vec())
     }
 }

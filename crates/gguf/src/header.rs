@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::tensor::{DequantError, GgmlType};
+
 /// Why a file is not a usable GGUF.
 #[derive(Debug, Error)]
 pub enum GgufError {
@@ -35,6 +37,24 @@ pub enum GgufError {
         path: PathBuf,
         /// The version found.
         version: u32,
+    },
+    /// A tensor the model needs is not in the file.
+    #[error("{path} has no tensor {name}")]
+    MissingTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor's data cannot be read as f32.
+    #[error("{path}: tensor {name}: {source}")]
+    Tensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// Why.
+        source: DequantError,
     },
     /// The structure is damaged or the file ends early.
     #[error("{path} is a damaged or truncated GGUF file: {reason}")]
@@ -89,8 +109,8 @@ pub struct TensorInfo {
     pub name: String,
     /// Dimensions, innermost first.
     pub dims: Vec<u64>,
-    /// ggml type id.
-    pub ggml_type: u32,
+    /// ggml type.
+    pub ggml_type: GgmlType,
     /// Offset from the start of the data section.
     pub offset: u64,
 }
@@ -121,49 +141,25 @@ impl GgufHeader {
         self.metadata.get(key).and_then(Value::as_u64)
     }
 
+    /// A float metadata value (integers are accepted too).
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        match self.metadata.get(key)? {
+            Value::Float(v) => Some(*v),
+            Value::Uint(v) => Some(*v as f64),
+            Value::Int(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    /// A tensor's table entry.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
     /// `general.architecture`.
     pub fn architecture(&self) -> Option<&str> {
         self.get_str("general.architecture")
     }
-}
-
-/// (bytes per block, elements per block) of the ggml types, by type id.
-fn type_layout(t: u32) -> Option<(u64, u64)> {
-    Some(match t {
-        0 => (4, 1),     // F32
-        1 => (2, 1),     // F16
-        2 => (18, 32),   // Q4_0
-        3 => (20, 32),   // Q4_1
-        6 => (22, 32),   // Q5_0
-        7 => (24, 32),   // Q5_1
-        8 => (34, 32),   // Q8_0
-        9 => (36, 32),   // Q8_1
-        10 => (84, 256), // Q2_K
-        11 => (110, 256),
-        12 => (144, 256), // Q4_K
-        13 => (176, 256),
-        14 => (210, 256), // Q6_K
-        15 => (292, 256),
-        16 => (66, 256),
-        17 => (74, 256),
-        18 => (98, 256),
-        19 => (50, 256),
-        20 => (18, 32),
-        21 => (110, 256),
-        22 => (82, 256),
-        23 => (136, 256),
-        24 => (1, 1),
-        25 => (2, 1),
-        26 => (4, 1),
-        27 => (8, 1),
-        28 => (8, 1),
-        29 => (56, 256),
-        30 => (2, 1), // BF16
-        34 => (54, 256),
-        35 => (66, 256),
-        39 => (17, 32),
-        _ => return None,
-    })
 }
 
 struct Reader<R> {
@@ -277,7 +273,7 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
         let dims = (0..n_dims).map(|_| r.u64(&name)).collect::<Result<Vec<_>, _>>().map_err(corrupt)?;
         let ggml_type = r.u32(&name).map_err(corrupt)?;
         let offset = r.u64(&name).map_err(corrupt)?;
-        tensors.push(TensorInfo { name, dims, ggml_type, offset });
+        tensors.push(TensorInfo { name, dims, ggml_type: GgmlType(ggml_type), offset });
     }
     let alignment = metadata.get("general.alignment").and_then(Value::as_u64).unwrap_or(32).max(1);
     let data_offset = r.pos.div_ceil(alignment) * alignment;
@@ -287,7 +283,7 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
             return Err(corrupt(format!("tensor {} has dimensions {:?} whose product overflows", t.name, t.dims)));
         };
         // Unknown (newer) types are left to llama.cpp; known ones must fit in the file.
-        if let Some((block_bytes, block_elems)) = type_layout(t.ggml_type) {
+        if let Some((block_bytes, block_elems)) = t.ggml_type.layout() {
             let bytes = elements.div_ceil(block_elems).saturating_mul(block_bytes);
             let end = data_offset.saturating_add(t.offset).saturating_add(bytes);
             if end > size {
