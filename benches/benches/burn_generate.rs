@@ -8,7 +8,8 @@
 //!
 //! Environment: `AUTOBRANCH_MODELS` (the models folder), `BENCH_THREADS` (llama.cpp's
 //! threads, default 2; Burn's CPU backends use rayon's pool, `RAYON_NUM_THREADS`),
-//! `BENCH_REPS` (default 3), `BENCH_N` (default `1,4,8`). Prints a markdown table: the
+//! `BENCH_REPS` (default 3), `BENCH_N` (default `1,4,8`), `BENCH_BACKENDS` (default: every
+//! compiled Burn backend, e.g. `flex,wgpu`). Prints a markdown table: the
 //! median of the repetitions after one warm-up run; ratios come from the same run.
 
 use std::path::PathBuf;
@@ -48,7 +49,10 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 4, 8]);
-    let backends = BurnBackend::compiled();
+    let backends: Vec<BurnBackend> = match std::env::var("BENCH_BACKENDS") {
+        Ok(v) => v.split(',').map(|b| b.trim().parse().expect("BENCH_BACKENDS: flex, ndarray or wgpu")).collect(),
+        Err(_) => BurnBackend::compiled(),
+    };
     let (ns, tokens, reps, backends) =
         if smoke { (vec![2], 3, 1, backends[..1].to_vec()) } else { (ns, 64, reps, backends) };
 

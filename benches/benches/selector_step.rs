@@ -2,18 +2,12 @@
 //! entropy with k_max 5), the workload the original Python library takes 5.6 ms (N = 10)
 //! to 52 ms (N = 500) for on this machine kind.
 
-use autobranch_benches::StepWorkload;
-use autobranch_core::config::{Config, NoveltyConfig};
-use autobranch_core::{StepVectors, scoring::Weights};
+use autobranch_benches::{StepWorkload, step_config};
+use autobranch_core::StepVectors;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn selector_step(c: &mut Criterion) {
-    let config = Config {
-        beam_k: 5,
-        novelty: Some(NoveltyConfig::Cosine { threshold: 0.85 }),
-        scorer: autobranch_core::config::ScorerConfig::Composite { weights: Weights::CONFIG_DEFAULT },
-        ..Config::default()
-    };
+    let config = step_config();
     let mut group = c.benchmark_group("selector_step");
     for n in [10usize, 50, 100, 500, 10_000] {
         let work = StepWorkload::clustered(n, 384, 7);

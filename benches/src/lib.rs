@@ -1,8 +1,21 @@
 //! Workloads shared by the benchmarks: synthetic candidate sets with precomputed vectors.
 
 use autobranch_core::Candidate;
+use autobranch_core::config::{Config, NoveltyConfig, ScorerConfig};
+use autobranch_core::scoring::Weights;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// The selector configuration of the step benchmarks: beam 5, cosine novelty at 0.85, the
+/// composite scorer with the configuration's default weights.
+pub fn step_config() -> Config {
+    Config {
+        beam_k: 5,
+        novelty: Some(NoveltyConfig::Cosine { threshold: 0.85 }),
+        scorer: ScorerConfig::Composite { weights: Weights::CONFIG_DEFAULT },
+        ..Config::default()
+    }
+}
 
 /// One selector step's input: a parent, `n` candidates and their unit vectors.
 pub struct StepWorkload {

@@ -135,7 +135,7 @@ fn ollama_client(choice: &Choice<'_>) -> Result<autobranch_ollama::OllamaClient,
         .map_err(|e| Failure::Runtime(e.into()))
 }
 
-/// Loads the generator; `sequential` asks llama.cpp to decode candidates one at a time.
+/// Loads the generator; `sequential` asks the local backends to decode candidates one at a time.
 pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> Result<Box<dyn Generator>, Failure> {
     let _ = (sequential, concurrency);
     match choice.backend.as_str() {
@@ -164,7 +164,7 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
             #[cfg(not(feature = "ollama"))]
             Err(not_compiled("generator", "ollama", "ollama"))
         }
-        "burn" => burn_generator(choice),
+        "burn" => burn_generator(choice, sequential),
         other => Err(unknown("generator", other)),
     }
 }
@@ -225,19 +225,19 @@ fn burn_failure(path: &std::path::Path, e: autobranch_burn::LoadError) -> Failur
 }
 
 /// The Burn generator (a Llama-family GGUF) on the chosen (or first compiled) Burn backend.
-fn burn_generator(choice: &Choice<'_>) -> Result<Box<dyn Generator>, Failure> {
+fn burn_generator(choice: &Choice<'_>, sequential: bool) -> Result<Box<dyn Generator>, Failure> {
     #[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
     {
         use autobranch_burn::{BurnGenerator, BurnGeneratorOptions};
         let backend = burn_backend(choice)?;
         let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
-        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, ..Default::default() })
+        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, ..Default::default() })
             .map_err(|e| burn_failure(&path, e))?;
         Ok(Box::new(g))
     }
     #[cfg(not(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")))]
     {
-        let _ = choice;
+        let _ = (choice, sequential);
         Err(not_compiled("generator", "burn", "burn-flex"))
     }
 }

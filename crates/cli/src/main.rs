@@ -23,6 +23,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Explore a branching tree from a prompt: generate, select, expand the kept children.
@@ -62,6 +64,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmark the compiled-in backends: selection, embeddings, generation, exploration.
+    Bench(commands::bench::BenchArgs),
     /// Fetch the default models, or show where they live.
     Models {
         #[command(subcommand)]
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
             }
             Command::Explore(args) => commands::explore::run(args).await,
             Command::Generate(args) => commands::generate::run(args).await,
+            Command::Bench(args) => commands::bench::run(&args).await,
             Command::Embed { file, config, embedder, json } => {
                 commands::embed::run(file.as_deref(), config.as_ref(), &embedder, json).await
             }

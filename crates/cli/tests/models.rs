@@ -304,3 +304,28 @@ fn scenarios_report_every_stage_and_time() {
     }
     assert_bad(&["scenarios", "sitcom"], "unknown scenario \"sitcom\"; allowed: all, ai-memory, mars-twist");
 }
+
+#[test]
+fn bench_quick_writes_tables_and_json_with_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.json");
+    let o = autobranch(&["bench", "all", "--quick", "--reps", "1", "--json", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    for heading in ["## Selector step", "## Embeddings", "## Generation", "## Explore"] {
+        assert!(table.contains(heading), "{heading} missing from {table}");
+    }
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(v["machine"]["logical_cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(v["results"]["select"].as_array().unwrap().len(), 2);
+    let generate = v["results"]["generate"].as_array().unwrap();
+    assert!(generate.iter().any(|r| r["backend"] == "llamacpp") && generate.iter().any(|r| r["backend"] == "burn"));
+    assert!(generate.iter().all(|r| r["batched_s"].as_f64().unwrap() > 0.0));
+    let embed = v["results"]["embed"].as_array().unwrap();
+    assert!(embed.iter().all(|r| r["texts_per_s"].as_f64().unwrap() > 0.0 && r["peak_rss_mib"].as_f64().is_some()));
+    let models = v["models"].as_array().unwrap();
+    assert!(models.iter().any(|m| m["path"].as_str().unwrap().ends_with("SmolLM2-135M-Instruct.Q4_1.gguf")
+        && m["sha256"].as_str().unwrap().len() == 64));
+    assert_bad(&["bench", "--backends", "gpt5"], "unknown backend \"gpt5\"");
+    assert_bad(&["bench", "--reps", "0"], "--reps 0 is out of range");
+}

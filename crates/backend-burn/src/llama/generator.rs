@@ -28,6 +28,9 @@ pub struct BurnGeneratorOptions {
     pub backend: Option<BurnBackend>,
     /// Context size in tokens; `None` takes the model's trained context length.
     pub n_ctx: Option<usize>,
+    /// Decode candidates one at a time (prompt included), as `n` separate calls would,
+    /// instead of as one batch: the baseline batching is measured against.
+    pub sequential: bool,
 }
 
 struct Inner {
@@ -44,6 +47,7 @@ pub struct BurnGenerator {
     inner: Arc<Inner>,
     model_id: String,
     backend: BurnBackend,
+    sequential: bool,
 }
 
 /// One candidate being decoded.
@@ -102,7 +106,8 @@ impl BurnGenerator {
             )));
         }
         let inner = Inner { model, tokenizer, template, device, n_ctx };
-        Ok(Self { inner: Arc::new(inner), model_id: path.display().to_string(), backend })
+        let sequential = options.sequential;
+        Ok(Self { inner: Arc::new(inner), model_id: path.display().to_string(), backend, sequential })
     }
 
     /// The backend this generator runs on.
@@ -294,8 +299,8 @@ impl Generator for BurnGenerator {
 
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         let inner = Arc::clone(&self.inner);
-        let request = request.clone();
-        tokio::task::spawn_blocking(move || inner.generate(&request, false))
+        let (request, sequential) = (request.clone(), self.sequential);
+        tokio::task::spawn_blocking(move || inner.generate(&request, sequential))
             .await
             .map_err(|e| ModelError::Backend(format!("the generation thread failed: {e}")))?
     }
