@@ -12,10 +12,9 @@
 //! compiled Burn backend, e.g. `flex,wgpu`). Prints a markdown table: the
 //! median of the repetitions after one warm-up run; ratios come from the same run.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use autobranch_benches::{BRANCH_PROMPT, median};
+use autobranch_benches::{BRANCH_PROMPT, env_list, env_number, median, models_dir};
 use autobranch_burn::{BurnBackend, BurnGenerator, BurnGeneratorOptions};
 use autobranch_core::model::{ChatMessage, Generation, GenerationRequest, Prompt, Role, SamplingParams};
 use autobranch_llamacpp::{LlamaCppGenerator, LlamaCppOptions};
@@ -39,16 +38,10 @@ fn measure(reps: usize, mut run: impl FnMut() -> Generation) -> (f64, f64, f64, 
 fn main() {
     // `cargo test --benches` runs this binary without `--bench`: do a tiny smoke run then.
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let models = std::env::var_os("AUTOBRANCH_MODELS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/autobranch/models")
-    });
-    let path = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    let threads: i32 = std::env::var("BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
-    let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|t| t.parse().ok()).unwrap_or(3);
-    let ns: Vec<usize> = std::env::var("BENCH_N")
-        .ok()
-        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 4, 8]);
+    let path = models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let threads: i32 = env_number("BENCH_THREADS", 2);
+    let reps: usize = env_number("BENCH_REPS", 3);
+    let ns = env_list("BENCH_N", &[1, 4, 8]);
     let backends: Vec<BurnBackend> = match std::env::var("BENCH_BACKENDS") {
         Ok(v) => v.split(',').map(|b| b.trim().parse().expect("BENCH_BACKENDS: flex, ndarray or wgpu")).collect(),
         Err(_) => BurnBackend::compiled(),

@@ -10,22 +10,15 @@
 //! default 2), `BENCH_REPS` (default 3), `BENCH_TEXTS` (default 1000), `BENCH_BATCH`
 //! (default 32). One warm-up pass, then the median of the repetitions.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use autobranch_benches::{median, peak_rss_mib, short_texts};
+use autobranch_benches::{env_number, median, models_dir, peak_rss_mib, short_texts};
 use autobranch_burn::{BurnBackend, BurnEmbedder, BurnEmbedderOptions};
 use autobranch_core::model::Embedder;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn models() -> PathBuf {
-    std::env::var_os("AUTOBRANCH_MODELS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/autobranch/models")
-    })
+    env_number(name, default)
 }
 
 fn embedders() -> Vec<String> {
@@ -40,7 +33,7 @@ fn load(name: &str, batch: usize, threads: usize) -> Box<dyn Embedder> {
     if let Some(backend) = name.strip_prefix("burn-") {
         let backend: BurnBackend = backend.parse().expect("a Burn backend name");
         let options = BurnEmbedderOptions { backend: Some(backend), batch_size: batch, ..Default::default() };
-        return Box::new(BurnEmbedder::load(&models().join("all-minilm-l6-v2"), options).expect("MiniLM loads"));
+        return Box::new(BurnEmbedder::load(&models_dir().join("all-minilm-l6-v2"), options).expect("MiniLM loads"));
     }
     #[cfg(feature = "llamacpp")]
     if name == "llamacpp" {
@@ -49,7 +42,7 @@ fn load(name: &str, batch: usize, threads: usize) -> Box<dyn Embedder> {
             batch_size: (batch * 256) as u32,
             ..Default::default()
         };
-        let path = models().join("all-minilm-l6-v2.gguf");
+        let path = models_dir().join("all-minilm-l6-v2.gguf");
         return Box::new(autobranch_llamacpp::LlamaCppEmbedder::load(&path, options).expect("MiniLM GGUF loads"));
     }
     let _ = threads;

@@ -10,29 +10,22 @@
 //! `BENCH_REPS` (default 3), `BENCH_N` (default `1,2,4,8,16`). Prints a markdown table; the median of the repetitions is
 //! reported after one warm-up run.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use autobranch_benches::{BRANCH_PROMPT, median};
+use autobranch_benches::{BRANCH_PROMPT, env_list, env_number, median, models_dir};
 use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role, SamplingParams};
 use autobranch_llamacpp::{LlamaCppGenerator, LlamaCppOptions};
 
 fn main() {
     // `cargo test --benches` runs this binary without `--bench`: do a tiny smoke run then.
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let models = std::env::var_os("AUTOBRANCH_MODELS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/autobranch/models")
-    });
-    let path = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    let threads: i32 = std::env::var("BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
-    let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|t| t.parse().ok()).unwrap_or(3);
+    let path = models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let threads: i32 = env_number("BENCH_THREADS", 2);
+    let reps: usize = env_number("BENCH_REPS", 3);
     let options = LlamaCppOptions { threads: Some(threads), ..LlamaCppOptions::default() };
     let generator = LlamaCppGenerator::load(&path, options).expect("SmolLM2 loads (run scripts/fetch-models.sh)");
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let ns: Vec<usize> = std::env::var("BENCH_N")
-        .ok()
-        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 2, 4, 8, 16]);
+    let ns = env_list("BENCH_N", &[1, 2, 4, 8, 16]);
     let (ns, tokens, reps) = if smoke { (vec![1, 2], 4, 1) } else { (ns, 64, reps) };
 
     // llama.cpp's own speed on the same file and threads, measured like llama-bench.

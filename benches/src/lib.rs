@@ -138,6 +138,25 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The models folder: `AUTOBRANCH_MODELS`, else `~/.cache/autobranch/models`.
+pub fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("AUTOBRANCH_MODELS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/autobranch/models")
+    })
+}
+
+/// The number in environment variable `name`, or `default` when it is unset or not a number.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+/// The comma-separated numbers in environment variable `name`, or `default`.
+pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|_| default.to_vec())
+}
+
 /// The branching benches' prompt (about 110 tokens with SmolLM2's chat template).
 pub const BRANCH_PROMPT: &str = "You are writing a mystery novel set in a research colony on Mars. The colony has \
 three domes, a failing water reclaimer, and a governor who keeps secrets. Last night the chief engineer was found \

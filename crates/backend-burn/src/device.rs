@@ -51,6 +51,13 @@ impl BurnBackend {
         Self::ALL.into_iter().find(|b| b.is_compiled())
     }
 
+    /// `choice`, or the [preferred](Self::preferred) backend when there is none.
+    pub fn chosen(choice: Option<BurnBackend>) -> Result<BurnBackend, LoadError> {
+        choice
+            .or_else(Self::preferred)
+            .ok_or_else(|| LoadError::Backend("no Burn backend is compiled in; enable flex, ndarray or wgpu".into()))
+    }
+
     /// Opens the device. For wgpu this acquires an adapter now, so a machine without one
     /// is an error here rather than a panic at the first tensor.
     pub fn device(self) -> Result<Device, LoadError> {

@@ -71,12 +71,7 @@ impl BurnEmbedder {
         let weights = required(dir, "model.safetensors")?;
         let config = BertConfig::load(dir, options.max_seq_length)?;
         let tokenizer = load_tokenizer(&tokenizer_path, &config)?;
-        let backend = match options.backend {
-            Some(b) => b,
-            None => BurnBackend::preferred().ok_or_else(|| {
-                LoadError::Backend("no Burn backend is compiled in; enable flex, ndarray or wgpu".into())
-            })?,
-        };
+        let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
         let model = load::load(&weights, &config, &device)?;
         let inner = Inner { model, tokenizer, device, batch_size: options.batch_size, dim: config.hidden_size };

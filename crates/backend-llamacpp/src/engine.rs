@@ -126,22 +126,7 @@ impl Engine {
     /// Tokenises the prompt: raw text as is, chats through the model's template.
     fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, ModelError> {
         let vocab = self.model.vocab();
-        let (text, has_bos) = match prompt {
-            Prompt::Text(t) => (t.clone(), false),
-            Prompt::Chat(messages) => {
-                let template = self.template.as_ref().ok_or_else(|| {
-                    ModelError::InvalidRequest(
-                        "this model's GGUF has no tokenizer.chat_template; send a plain text prompt instead of a chat"
-                            .into(),
-                    )
-                })?;
-                let text = template
-                    .render(messages)
-                    .map_err(|e| ModelError::InvalidRequest(format!("the model's chat template failed: {e}")))?;
-                let has_bos = !template.bos_token().is_empty() && text.starts_with(template.bos_token());
-                (text, has_bos)
-            }
-        };
+        let (text, has_bos) = gguf::prompt_text(self.template.as_ref(), prompt)?;
         let add_bos = vocab.should_add_bos() && !has_bos;
         let mut tokens = Vec::new();
         if add_bos {

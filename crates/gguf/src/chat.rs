@@ -1,7 +1,7 @@
 //! Chat prompts rendered from the model's own Jinja template (`tokenizer.chat_template`)
 //! with a real Jinja engine, configured as Hugging Face renders templates.
 
-use autobranch_core::model::{ChatMessage, Role};
+use autobranch_core::model::{ChatMessage, ModelError, Prompt, Role};
 use minijinja::{Environment, Error, ErrorKind, context};
 
 /// A compiled chat template plus the special tokens it may refer to.
@@ -50,6 +50,28 @@ impl ChatTemplate {
     /// The BOS token text (to avoid adding a second BOS when the template printed one).
     pub fn bos_token(&self) -> &str {
         &self.bos_token
+    }
+}
+
+/// The text a prompt stands for: raw text as is, a chat rendered through `template` (a
+/// model without one refuses chats). The flag says whether the text already starts with
+/// the BOS token, so that a caller adding BOS does not add a second one.
+pub fn prompt_text(template: Option<&ChatTemplate>, prompt: &Prompt) -> Result<(String, bool), ModelError> {
+    match prompt {
+        Prompt::Text(t) => Ok((t.clone(), false)),
+        Prompt::Chat(messages) => {
+            let template = template.ok_or_else(|| {
+                ModelError::InvalidRequest(
+                    "this model's GGUF has no tokenizer.chat_template; send a plain text prompt instead of a chat"
+                        .into(),
+                )
+            })?;
+            let text = template
+                .render(messages)
+                .map_err(|e| ModelError::InvalidRequest(format!("the model's chat template failed: {e}")))?;
+            let has_bos = !template.bos_token().is_empty() && text.starts_with(template.bos_token());
+            Ok((text, has_bos))
+        }
     }
 }
 

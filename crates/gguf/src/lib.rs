@@ -28,7 +28,7 @@ mod header;
 mod tensor;
 mod tokenizer;
 
-pub use chat::ChatTemplate;
+pub use chat::{ChatTemplate, prompt_text};
 pub use file::{F32Tensor, GgufFile};
 pub use header::{GgufError, GgufHeader, TensorInfo, Value, read_header};
 pub use tensor::{DEQUANTIZABLE, DequantError, GgmlType, dequantize};

@@ -11,7 +11,7 @@ use autobranch_core::model::{
     CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, Generator,
     ModelError, Prompt, SamplingParams,
 };
-use autobranch_gguf::{BpeTokenizer, ChatTemplate, GgufFile, bpe_tokenizer};
+use autobranch_gguf::{BpeTokenizer, ChatTemplate, GgufFile, bpe_tokenizer, prompt_text};
 use burn::tensor::{Device, Tensor};
 
 use super::config::LlamaConfig;
@@ -90,12 +90,7 @@ impl BurnGenerator {
             }
             None => None,
         };
-        let backend = match options.backend {
-            Some(b) => b,
-            None => BurnBackend::preferred().ok_or_else(|| {
-                LoadError::Backend("no Burn backend is compiled in; enable flex, ndarray or wgpu".into())
-            })?,
-        };
+        let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
         let model = LlamaModel::load(&file, config, &device).map_err(invalid)?;
         if tokenizer.tokenizer.get_vocab_size(true) > model.vocab() {
@@ -137,22 +132,7 @@ impl BurnGenerator {
 
 impl Inner {
     fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, ModelError> {
-        let (text, has_bos) = match prompt {
-            Prompt::Text(t) => (t.clone(), false),
-            Prompt::Chat(messages) => {
-                let template = self.template.as_ref().ok_or_else(|| {
-                    ModelError::InvalidRequest(
-                        "this model's GGUF has no tokenizer.chat_template; send a plain text prompt instead of a chat"
-                            .into(),
-                    )
-                })?;
-                let text = template
-                    .render(messages)
-                    .map_err(|e| ModelError::InvalidRequest(format!("the model's chat template failed: {e}")))?;
-                let has_bos = !template.bos_token().is_empty() && text.starts_with(template.bos_token());
-                (text, has_bos)
-            }
-        };
+        let (text, has_bos) = prompt_text(self.template.as_ref(), prompt)?;
         let mut tokens = Vec::new();
         if let Some(bos) = self.tokenizer.bos.filter(|_| self.tokenizer.add_bos && !has_bos) {
             tokens.push(bos);
