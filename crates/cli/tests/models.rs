@@ -309,7 +309,18 @@ fn scenarios_report_every_stage_and_time() {
 fn bench_quick_writes_tables_and_json_with_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench.json");
-    let o = autobranch(&["bench", "all", "--quick", "--reps", "1", "--json", out.to_str().unwrap()]);
+    let plots = dir.path().join("plots");
+    let o = autobranch(&[
+        "bench",
+        "all",
+        "--quick",
+        "--reps",
+        "1",
+        "--json",
+        out.to_str().unwrap(),
+        "--plot",
+        plots.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let table = String::from_utf8_lossy(&o.stdout);
     for heading in ["## Selector step", "## Embeddings", "## Generation", "## Explore"] {
@@ -326,6 +337,12 @@ fn bench_quick_writes_tables_and_json_with_hashes() {
     let models = v["models"].as_array().unwrap();
     assert!(models.iter().any(|m| m["path"].as_str().unwrap().ends_with("SmolLM2-135M-Instruct.Q4_1.gguf")
         && m["sha256"].as_str().unwrap().len() == 64));
+    for svg in ["select.svg", "branching.svg"] {
+        let text = std::fs::read_to_string(plots.join(svg)).unwrap();
+        assert!(text.starts_with("<svg") && text.contains("<polyline"), "{svg}: {}", &text[..200.min(text.len())]);
+    }
+    let branching = std::fs::read_to_string(plots.join("branching.svg")).unwrap();
+    assert!(branching.contains("llamacpp batched") && branching.contains("burn sequential"));
     assert_bad(&["bench", "--backends", "gpt5"], "unknown backend \"gpt5\"");
     assert_bad(&["bench", "--reps", "0"], "--reps 0 is out of range");
 }

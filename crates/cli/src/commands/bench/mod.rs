@@ -17,6 +17,8 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+mod plot;
+
 use crate::args::{EmbedderArgs, GeneratorArgs};
 use crate::backends::{self, Choice};
 use crate::failure::Failure;
@@ -49,6 +51,10 @@ pub struct BenchArgs {
     /// Also write the results, the machine and the model files' hashes as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also draw SVG plots into this folder: step latency against N (select) and
+    /// branching time against N per generator (generate).
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     /// Timed repetitions per measurement (after one warm-up).
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
@@ -402,6 +408,18 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
     }
     if wants(Task::Explore) {
         results.insert("explore".into(), bench_explore(&specs, args.reps, args.quick).await?);
+    }
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))
+            .map_err(Failure::Runtime)?;
+        let rows = |task: &str| results.get(task).and_then(Value::as_array).cloned();
+        if let Some(rows) = rows("select") {
+            plot::select(&rows, &dir.join("select.svg")).map_err(Failure::Runtime)?;
+        }
+        if let Some(rows) = rows("generate") {
+            plot::branching(&rows, &dir.join("branching.svg")).map_err(Failure::Runtime)?;
+        }
     }
     if let Some(path) = &args.json {
         files.sort();
