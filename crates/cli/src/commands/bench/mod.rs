@@ -128,6 +128,12 @@ fn default_specs() -> Vec<Spec> {
     specs
 }
 
+/// (median, min, max) of timings.
+fn summary(secs: Vec<f64>) -> (f64, f64, f64) {
+    let (lo, hi) = secs.iter().fold((f64::INFINITY, 0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+    (median(secs), lo, hi)
+}
+
 /// (median, min, max) of `reps` timed runs of `f` after one warm-up, in seconds.
 fn timed<T>(reps: usize, mut f: impl FnMut() -> Result<T, Failure>) -> Result<(f64, f64, f64, T), Failure> {
     f()?;
@@ -138,8 +144,8 @@ fn timed<T>(reps: usize, mut f: impl FnMut() -> Result<T, Failure>) -> Result<(f
         last = Some(f()?);
         secs.push(t.elapsed().as_secs_f64());
     }
-    let (lo, hi) = secs.iter().fold((f64::INFINITY, 0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-    Ok((median(secs), lo, hi, last.expect("at least one run")))
+    let (med, lo, hi) = summary(secs);
+    Ok((med, lo, hi, last.expect("at least one run")))
 }
 
 /// [`timed`] for async work.
@@ -156,8 +162,8 @@ where
         last = Some(f().await?);
         secs.push(t.elapsed().as_secs_f64());
     }
-    let (lo, hi) = secs.iter().fold((f64::INFINITY, 0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-    Ok((median(secs), lo, hi, last.expect("at least one run")))
+    let (med, lo, hi) = summary(secs);
+    Ok((med, lo, hi, last.expect("at least one run")))
 }
 
 fn runtime_failure(e: autobranch_core::ModelError) -> Failure {
