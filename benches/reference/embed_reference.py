@@ -3,7 +3,8 @@ benches/benches/embed_throughput.rs: all-MiniLM-L6-v2, the same short texts, bat
 
     python benches/reference/embed_reference.py --model ~/.cache/autobranch/models/all-minilm-l6-v2 --threads 2
 
-Needs sentence-transformers and torch (CPU). Prints one markdown row and, with --json,
+Needs sentence-transformers and torch. `--device cuda` measures PyTorch on an NVIDIA GPU
+(the comparison for Burn's wgpu backend on the same machine). Prints one markdown row and, with --json,
 writes the numbers.
 """
 
@@ -35,6 +36,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="sentence-transformers folder (all-minilm-l6-v2)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, mps")
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--reps", type=int, default=3)
@@ -46,7 +48,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    model = SentenceTransformer(args.model, device="cpu")
+    model = SentenceTransformer(args.model, device=args.device)
     load_s = time.perf_counter() - start
     texts = short_texts(args.texts)
     model.encode(texts[: args.batch], batch_size=args.batch)
@@ -58,7 +60,8 @@ def main():
     assert vectors.shape == (len(texts), 384)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
-        "embedder": f"sentence-transformers (torch {torch.__version__}, {args.threads} threads)",
+        "embedder": f"sentence-transformers (torch {torch.__version__}, "
+                    + (f"{args.threads} threads)" if args.device == "cpu" else f"{args.device})"),
         "texts_per_s": statistics.median(rates),
         "min": min(rates),
         "max": max(rates),

@@ -84,27 +84,60 @@ impl BurnBackend {
     }
 }
 
-/// The wgpu runtime can be initialised once per process; later loads share its device.
+/// The device and a description of its adapter, from the first (and only) initialisation
+/// of the wgpu runtime in this process.
+#[cfg(feature = "wgpu")]
+fn wgpu_runtime() -> Result<&'static (Device, String), LoadError> {
+    use std::sync::OnceLock;
+    static RUNTIME: OnceLock<Result<(Device, String), String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let (device, setup) = Device::wgpu_options().init_with_setup().map_err(|e| e.to_string())?;
+            let info = setup.adapter.get_info();
+            let driver = [info.driver.as_str(), info.driver_info.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let driver = if driver.is_empty() { String::new() } else { format!(", driver {driver}") };
+            Ok((device, format!("{} ({:?}, {:?}{driver})", info.name, info.backend, info.device_type)))
+        })
+        .as_ref()
+        .map_err(|e| {
+            let cpu = [BurnBackend::Flex, BurnBackend::NdArray]
+                .into_iter()
+                .filter(|b| b.is_compiled())
+                .map(|b| b.name())
+                .collect::<Vec<_>>();
+            let hint = if cpu.is_empty() {
+                "build with the cargo feature \"flex\" for the CPU".to_owned()
+            } else {
+                format!("use a CPU backend instead ({})", cpu.join(", "))
+            };
+            LoadError::Backend(format!(
+                "no usable GPU adapter for the Burn wgpu backend ({e}); {hint}. On Linux without a GPU, Mesa's \
+                 lavapipe (Debian package mesa-vulkan-drivers) provides one"
+            ))
+        })
+}
+
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device, LoadError> {
-    use std::sync::OnceLock;
-    static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
-    DEVICE.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string())).clone().map_err(|e| {
-        let cpu = [BurnBackend::Flex, BurnBackend::NdArray]
-            .into_iter()
-            .filter(|b| b.is_compiled())
-            .map(|b| b.name())
-            .collect::<Vec<_>>();
-        let hint = if cpu.is_empty() {
-            "build with the cargo feature \"flex\" for the CPU".to_owned()
-        } else {
-            format!("use a CPU backend instead ({})", cpu.join(", "))
-        };
-        LoadError::Backend(format!(
-            "no usable GPU adapter for the Burn wgpu backend ({e}); {hint}. On Linux without a GPU, Mesa's \
-                 lavapipe (Debian package mesa-vulkan-drivers) provides one"
-        ))
-    })
+    wgpu_runtime().map(|(device, _)| device.clone())
+}
+
+/// The adapter the wgpu backend runs on, as "name (graphics API, device type, driver …)",
+/// e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu, driver llvmpipe Mesa 22.3.6)".
+/// Initialises the wgpu runtime if nothing has yet; an error when there is no adapter.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_adapter() -> Result<String, LoadError> {
+    wgpu_runtime().map(|(_, adapter)| adapter.clone())
+}
+
+/// Without the `wgpu` feature: the error that names it.
+#[cfg(not(feature = "wgpu"))]
+pub fn wgpu_adapter() -> Result<String, LoadError> {
+    BurnBackend::Wgpu.device().map(|_| String::new())
 }
 
 fn names(backends: &[BurnBackend]) -> String {
@@ -141,6 +174,16 @@ mod tests {
         }
         let e = "cuda".parse::<BurnBackend>().unwrap_err();
         assert!(e.contains("allowed: flex, ndarray, wgpu"), "{e}");
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn the_wgpu_adapter_is_described() {
+        // Lavapipe ("llvmpipe") on a machine without a GPU.
+        let adapter = wgpu_adapter().unwrap();
+        let (name, rest) = adapter.split_once(" (").unwrap();
+        assert!(!name.is_empty() && rest.ends_with(')'), "{adapter}");
+        assert_eq!(wgpu_adapter().unwrap(), adapter, "one runtime per process");
     }
 
     #[test]

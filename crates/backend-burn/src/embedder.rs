@@ -73,7 +73,7 @@ impl BurnEmbedder {
         let tokenizer = load_tokenizer(&tokenizer_path, &config)?;
         let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
-        let model = load::load(&weights, &config, &device)?;
+        let model = load::load(&weights, &config, &device)?.with_host_gelu(backend != BurnBackend::Wgpu);
         let inner = Inner { model, tokenizer, device, batch_size: options.batch_size, dim: config.hidden_size };
         Ok(Self { inner: Arc::new(inner), model_id: dir.display().to_string(), backend })
     }

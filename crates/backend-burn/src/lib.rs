@@ -34,7 +34,7 @@ mod error;
 mod llama;
 
 pub use bert::config::{Activation, BertConfig, Pooling};
-pub use device::BurnBackend;
+pub use device::{BurnBackend, wgpu_adapter};
 pub use embedder::{BurnEmbedder, BurnEmbedderOptions};
 pub use error::LoadError;
 pub use llama::config::{ARCHITECTURES, LlamaConfig};

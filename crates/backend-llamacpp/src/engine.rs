@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use autobranch_core::model::{
     CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, ModelError,
-    Prompt, SamplingParams,
+    Prompt, SamplingParams, log_prob,
 };
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
@@ -69,23 +69,6 @@ fn backend_error(context: &str, e: impl std::fmt::Display) -> ModelError {
 fn sampler_seed(seed: u64) -> u32 {
     let s = (seed ^ (seed >> 32)) as u32;
     if s == u32::MAX { s - 1 } else { s }
-}
-
-/// log-softmax of `token` under `logits`. The sum runs in f32 over eight lanes (it is on the
-/// decode loop's path, once per sampled token) and is accumulated in f64 at the end.
-fn log_prob(logits: &[f32], token: LlamaToken) -> f64 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut acc = [0.0f32; 8];
-    let chunks = logits.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().map(|&l| f64::from((l - max).exp())).sum();
-    for c in chunks {
-        for k in 0..8 {
-            acc[k] += (c[k] - max).exp();
-        }
-    }
-    let sum = acc.iter().map(|&a| f64::from(a)).sum::<f64>() + tail;
-    let l = logits.get(token.0 as usize).copied().unwrap_or(f32::NEG_INFINITY);
-    f64::from(l - max) - sum.ln()
 }
 
 impl Engine {
@@ -204,8 +187,7 @@ impl Engine {
 
         let mut candidates = Vec::with_capacity(request.n);
         let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, prompt_ms: 0.0, generate_ms: 0.0 };
-        for start in (0..request.n).step_by(group) {
-            let seeds: Vec<u64> = (start..(start + group).min(request.n)).map(|i| request.candidate_seed(i)).collect();
+        for seeds in request.seed_groups(group) {
             ctx.clear_kv_cache();
             let (prompt_ms, generate_ms, mut done) = self.decode_group(&mut ctx, &prompt, &seeds, &request.sampling)?;
             timings.prompt_ms += prompt_ms;
@@ -273,7 +255,7 @@ impl Engine {
                     continue;
                 }
                 let token = s.sampler.sample(ctx, idx);
-                s.logprob_sum += log_prob(ctx.get_logits_ith(idx), token);
+                s.logprob_sum += log_prob(ctx.get_logits_ith(idx), token.0 as usize);
                 s.tokens += 1;
                 s.last = token;
                 if vocab.is_eog(token) {
@@ -439,17 +421,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_prob_is_a_log_softmax() {
-        let logits: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
-        let z: f64 = logits.iter().map(|&l| f64::from(l).exp()).sum();
-        for t in [0, 5, 36] {
-            let want = f64::from(logits[t]) - z.ln();
-            assert!((log_prob(&logits, LlamaToken(t as i32)) - want).abs() < 1e-5);
-        }
-        assert!(log_prob(&logits, LlamaToken(99)).is_infinite());
-    }
 
     #[test]
     fn sampler_seeds_avoid_llama_cpp_random_seed() {

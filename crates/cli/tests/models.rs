@@ -328,6 +328,12 @@ fn bench_quick_writes_tables_and_json_with_hashes() {
     }
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert!(v["machine"]["logical_cpus"].as_u64().unwrap() >= 1);
+    assert!(v["machine"]["gpu"].is_null(), "no wgpu backend was asked for: {}", v["machine"]);
+    let engines = &v["engines"];
+    for engine in ["burn", "llama-cpp-2", "tokenizers"] {
+        let version = engines[engine].as_str().unwrap_or_else(|| panic!("{engine} missing from {engines}"));
+        assert!(version.split('.').count() == 3 && version.split('.').all(|p| p.parse::<u32>().is_ok()), "{version}");
+    }
     assert_eq!(v["results"]["select"].as_array().unwrap().len(), 2);
     let generate = v["results"]["generate"].as_array().unwrap();
     assert!(generate.iter().any(|r| r["backend"] == "llamacpp") && generate.iter().any(|r| r["backend"] == "burn"));
@@ -343,6 +349,26 @@ fn bench_quick_writes_tables_and_json_with_hashes() {
     }
     let branching = std::fs::read_to_string(plots.join("branching.svg")).unwrap();
     assert!(branching.contains("llamacpp batched") && branching.contains("burn sequential"));
+    if cfg!(feature = "burn-wgpu") {
+        // The adapter wgpu found (lavapipe's "llvmpipe" on a machine without a GPU) is recorded.
+        let o = autobranch(&[
+            "bench",
+            "embed",
+            "--quick",
+            "--reps",
+            "1",
+            "--backends",
+            "burn:wgpu",
+            "--json",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let adapter = v["machine"]["gpu"].as_str().unwrap_or_else(|| panic!("no adapter in {}", v["machine"]));
+        assert!(adapter.contains("(Vulkan") || adapter.contains("(Metal") || adapter.contains("(Dx12"), "{adapter}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("GPU adapter (wgpu): {adapter}")));
+        assert!(v["results"]["embed"][0]["texts_per_s"].as_f64().unwrap() > 0.0, "{}", v["results"]);
+    }
     assert_bad(&["bench", "--backends", "gpt5"], "unknown backend \"gpt5\"");
     assert_bad(&["bench", "--reps", "0"], "--reps 0 is out of range");
 }

@@ -9,14 +9,14 @@ use std::time::Instant;
 use async_trait::async_trait;
 use autobranch_core::model::{
     CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, Generator,
-    ModelError, Prompt, SamplingParams,
+    ModelError, Prompt, SamplingParams, log_prob,
 };
 use autobranch_gguf::{BpeTokenizer, ChatTemplate, GgufFile, bpe_tokenizer, prompt_text};
 use burn::tensor::{Device, Tensor};
 
 use super::config::LlamaConfig;
 use super::model::LlamaModel;
-use super::sampler::{Sampler, log_prob};
+use super::sampler::Sampler;
 use crate::device::BurnBackend;
 use crate::error::LoadError;
 
@@ -176,8 +176,7 @@ impl Inner {
         self.check_context(prompt.len(), group, request.sampling.max_tokens)?;
         let mut candidates = Vec::with_capacity(request.n);
         let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, prompt_ms: 0.0, generate_ms: 0.0 };
-        for start in (0..request.n).step_by(group) {
-            let seeds: Vec<u64> = (start..(start + group).min(request.n)).map(|i| request.candidate_seed(i)).collect();
+        for seeds in request.seed_groups(group) {
             let (prompt_ms, generate_ms, mut done) = self.decode_group(&prompt, &seeds, &request.sampling)?;
             timings.prompt_ms += prompt_ms;
             timings.generate_ms += generate_ms;
@@ -220,7 +219,7 @@ impl Inner {
                 let s = &mut seqs[i];
                 let row_logits = &logits[row * vocab..(row + 1) * vocab];
                 let token = s.sampler.sample(row_logits);
-                s.logprob_sum += log_prob(row_logits, token);
+                s.logprob_sum += log_prob(row_logits, token as usize);
                 if self.tokenizer.is_end_of_generation(token) {
                     s.finish = Some(FinishReason::Stop);
                     s.text = self.tokenizer.decode(&s.tokens).map_err(ModelError::Backend)?;

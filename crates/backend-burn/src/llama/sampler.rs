@@ -105,14 +105,6 @@ fn softmax(logits: impl Iterator<Item = f32> + Clone) -> Vec<f32> {
     exp.into_iter().map(|e| e / sum).collect()
 }
 
-/// log-softmax of `token` under `logits`.
-pub fn log_prob(logits: &[f32], token: u32) -> f64 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-    let l = logits.get(token as usize).copied().unwrap_or(f32::NEG_INFINITY);
-    f64::from(l - max) - sum.ln()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,12 +143,5 @@ mod tests {
             let mut s = Sampler::new(&SamplingParams { top_k: 0, top_p: 1.0, min_p: 0.5, ..params(1.0) }, seed);
             assert!(s.sample(&logits) < 2);
         }
-    }
-
-    #[test]
-    fn log_prob_is_a_log_softmax() {
-        let logits = [1.0f32, 2.0, 3.0];
-        let z: f64 = logits.iter().map(|&l| f64::from(l).exp()).sum();
-        assert!((log_prob(&logits, 2) - (3.0 - z.ln())).abs() < 1e-9);
     }
 }

@@ -137,6 +137,34 @@ impl GenerationRequest {
     pub fn candidate_seed(&self, index: usize) -> u64 {
         self.sampling.seed.wrapping_add(index as u64)
     }
+
+    /// The candidates' seeds in candidate order, in groups of at most `group` that a backend
+    /// decodes side by side (`1`: one candidate at a time; `n`: all together).
+    pub fn seed_groups(&self, group: usize) -> impl Iterator<Item = Vec<u64>> + '_ {
+        let group = group.max(1);
+        (0..self.n)
+            .step_by(group)
+            .map(move |start| (start..(start + group).min(self.n)).map(|i| self.candidate_seed(i)).collect())
+    }
+}
+
+/// The log-probability of `token` under `logits` (a log-softmax of one entry), as the
+/// backends report a candidate's mean log-probability; `-inf` for a token outside `logits`.
+/// The exponentials run in eight independent f32 lanes (a vocabulary is tens of thousands
+/// of logits, summed once per generated token), the total in f64.
+pub fn log_prob(logits: &[f32], token: usize) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut lanes = [0.0f32; 8];
+    let chunks = logits.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|&l| f64::from((l - max).exp())).sum();
+    for chunk in chunks {
+        for (lane, &l) in lanes.iter_mut().zip(chunk) {
+            *lane += (l - max).exp();
+        }
+    }
+    let sum = lanes.iter().map(|&a| f64::from(a)).sum::<f64>() + tail;
+    let l = logits.get(token).copied().unwrap_or(f32::NEG_INFINITY);
+    f64::from(l - max) - sum.ln()
 }
 
 /// Why a candidate stopped.
@@ -269,5 +297,26 @@ mod tests {
     fn candidate_seeds_follow_the_request_seed() {
         let r = request();
         assert_eq!(r.candidate_seed(3), 45);
+    }
+
+    #[test]
+    fn log_prob_is_a_log_softmax() {
+        let logits: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
+        let z: f64 = logits.iter().map(|&l| f64::from(l).exp()).sum();
+        for t in [0, 5, 36] {
+            assert!((log_prob(&logits, t) - (f64::from(logits[t]) - z.ln())).abs() < 1e-5);
+        }
+        assert!(log_prob(&logits, 99).is_infinite());
+        assert_eq!(log_prob(&[3.0], 0), 0.0);
+    }
+
+    #[test]
+    fn seed_groups_cover_every_candidate_once_in_order() {
+        let mut r = request();
+        r.n = 5;
+        assert_eq!(r.seed_groups(5).collect::<Vec<_>>(), vec![vec![42, 43, 44, 45, 46]]);
+        assert_eq!(r.seed_groups(2).collect::<Vec<_>>(), vec![vec![42, 43], vec![44, 45], vec![46]]);
+        assert_eq!(r.seed_groups(1).count(), 5);
+        assert_eq!(r.seed_groups(0).count(), 5, "a group of 0 is read as 1");
     }
 }

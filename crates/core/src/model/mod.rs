@@ -6,7 +6,7 @@ mod generation;
 pub use embedding::{Embedder, Embeddings, dot};
 pub use generation::{
     CandidateTimings, ChatMessage, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings,
-    Generator, Prompt, Role, SamplingParams,
+    Generator, Prompt, Role, SamplingParams, log_prob,
 };
 
 use thiserror::Error;

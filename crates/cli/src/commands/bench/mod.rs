@@ -105,6 +105,15 @@ impl Spec {
         backends::embedder(&Choice::embedder(&args, None)).await
     }
 
+    /// Whether this backend runs on Burn's wgpu backend (named, or the only one compiled in).
+    fn on_wgpu(&self) -> bool {
+        self.name == "burn"
+            && match self.device.as_deref() {
+                Some(device) => device == "wgpu",
+                None => cfg!(feature = "burn-wgpu") && !cfg!(any(feature = "burn-flex", feature = "burn-ndarray")),
+            }
+    }
+
     /// The local model file this backend reads by default (for the hashes in the JSON).
     fn model_files(&self, role: &str) -> Vec<PathBuf> {
         let dir = backends::models_dir();
@@ -364,14 +373,48 @@ fn sha256(path: &Path) -> Option<String> {
     Some(format!("{:x}", hasher.finalize()))
 }
 
-fn machine() -> Value {
+/// The GPU adapter Burn's wgpu backend runs on, when one of `specs` uses it; null otherwise.
+fn gpu(specs: &[Spec]) -> Value {
+    if specs.iter().any(Spec::on_wgpu) { wgpu_adapter() } else { Value::Null }
+}
+
+#[cfg(feature = "burn-wgpu")]
+fn wgpu_adapter() -> Value {
+    match autobranch_burn::wgpu_adapter() {
+        Ok(adapter) => json!(adapter),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+#[cfg(not(feature = "burn-wgpu"))]
+fn wgpu_adapter() -> Value {
+    Value::Null
+}
+
+/// The inference engines compiled into this binary and their versions (from Cargo.lock).
+fn engines() -> Value {
+    let compiled = |name: &str| match name {
+        "burn" => cfg!(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")),
+        "llama-cpp-2" | "llama-cpp-sys-2" => cfg!(feature = "llamacpp"),
+        "reqwest" => cfg!(feature = "ollama"),
+        _ => true,
+    };
+    let versions = env!("AUTOBRANCH_ENGINE_VERSIONS")
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|&(name, _)| compiled(name))
+        .map(|(name, version)| (name.to_owned(), json!(version)));
+    Value::Object(versions.collect())
+}
+
+fn machine(specs: &[Spec]) -> Value {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     json!({
         "cpu": cpu_model(),
         "logical_cpus": threads,
         "threads_used": std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse::<usize>().ok()).unwrap_or(threads),
         "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
-        "gpu": Value::Null,
+        "gpu": gpu(specs),
     })
 }
 
@@ -392,13 +435,17 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let wants = |t: Task| args.task == t || args.task == Task::All;
+    let machine = machine(&specs);
     println!("# autobranch bench\n");
     println!(
         "{} · {} logical CPUs · backends {}",
         cpu_model().unwrap_or_default(),
-        machine()["logical_cpus"],
+        machine["logical_cpus"],
         specs.iter().map(Spec::label).collect::<Vec<_>>().join(", ")
     );
+    if let Some(adapter) = machine["gpu"].as_str() {
+        println!("GPU adapter (wgpu): {adapter}");
+    }
     let mut results = serde_json::Map::new();
     let mut files = Vec::new();
     if wants(Task::Select) {
@@ -437,7 +484,8 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
             .collect();
         let out = json!({
             "autobranch": env!("CARGO_PKG_VERSION"),
-            "machine": machine(),
+            "engines": engines(),
+            "machine": machine,
             "backends": specs.iter().map(Spec::label).collect::<Vec<_>>(),
             "reps": args.reps, "quick": args.quick,
             "models": models,
