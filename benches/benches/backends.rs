@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use autobranch_benches::{BRANCH_PROMPT, models_dir, short_texts};
+use autobranch_benches::{BRANCH_PROMPT, embedder_names, load_embedder, models_dir, short_texts};
 use autobranch_core::model::{ChatMessage, Embedder, GenerationRequest, Generator, Prompt, Role, SamplingParams};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -26,23 +26,11 @@ const TOKENS: u32 = 16;
 /// The embedders compiled in, by name; a backend that cannot start here (no GPU adapter,
 /// no server) is reported and left out rather than failing the suite.
 fn embedders() -> Vec<(String, Box<dyn Embedder>)> {
-    #[allow(unused_mut)]
     let mut all: Vec<(String, Box<dyn Embedder>)> = Vec::new();
-    #[cfg(feature = "burn")]
-    for backend in autobranch_burn::BurnBackend::compiled() {
-        let options =
-            autobranch_burn::BurnEmbedderOptions { backend: Some(backend), batch_size: BATCH, ..Default::default() };
-        match autobranch_burn::BurnEmbedder::load(&models_dir().join("all-minilm-l6-v2"), options) {
-            Ok(e) => all.push((format!("burn-{backend}"), Box::new(e))),
-            Err(e) => eprintln!("burn-{backend} left out: {e}"),
-        }
-    }
-    #[cfg(feature = "llamacpp")]
-    {
-        let options = autobranch_llamacpp::LlamaCppOptions { batch_size: (BATCH * 256) as u32, ..Default::default() };
-        match autobranch_llamacpp::LlamaCppEmbedder::load(&models_dir().join("all-minilm-l6-v2.gguf"), options) {
-            Ok(e) => all.push(("llamacpp".into(), Box::new(e))),
-            Err(e) => eprintln!("llamacpp left out: {e}"),
+    for name in embedder_names() {
+        match load_embedder(&name, BATCH, None) {
+            Ok(e) => all.push((name, e)),
+            Err(e) => eprintln!("{name} left out: {e}"),
         }
     }
     #[cfg(feature = "ollama")]

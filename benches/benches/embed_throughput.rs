@@ -13,40 +13,10 @@
 use std::process::Command;
 use std::time::Instant;
 
-use autobranch_benches::{env_number, median, models_dir, peak_rss_mib, short_texts};
-use autobranch_burn::{BurnBackend, BurnEmbedder, BurnEmbedderOptions};
-use autobranch_core::model::Embedder;
+use autobranch_benches::{embedder_names, env_number, load_embedder, median, peak_rss_mib, short_texts};
 
 fn env_usize(name: &str, default: usize) -> usize {
     env_number(name, default)
-}
-
-fn embedders() -> Vec<String> {
-    let mut names: Vec<String> = BurnBackend::compiled().iter().map(|b| format!("burn-{b}")).collect();
-    if cfg!(feature = "llamacpp") {
-        names.push("llamacpp".into());
-    }
-    names
-}
-
-fn load(name: &str, batch: usize, threads: usize) -> Box<dyn Embedder> {
-    if let Some(backend) = name.strip_prefix("burn-") {
-        let backend: BurnBackend = backend.parse().expect("a Burn backend name");
-        let options = BurnEmbedderOptions { backend: Some(backend), batch_size: batch, ..Default::default() };
-        return Box::new(BurnEmbedder::load(&models_dir().join("all-minilm-l6-v2"), options).expect("MiniLM loads"));
-    }
-    #[cfg(feature = "llamacpp")]
-    if name == "llamacpp" {
-        let options = autobranch_llamacpp::LlamaCppOptions {
-            threads: Some(threads as i32),
-            batch_size: (batch * 256) as u32,
-            ..Default::default()
-        };
-        let path = models_dir().join("all-minilm-l6-v2.gguf");
-        return Box::new(autobranch_llamacpp::LlamaCppEmbedder::load(&path, options).expect("MiniLM GGUF loads"));
-    }
-    let _ = threads;
-    panic!("unknown embedder {name}")
 }
 
 /// Child: measure one embedder and print one tab-separated result line.
@@ -57,7 +27,7 @@ fn measure(name: &str, smoke: bool) {
     let texts = short_texts(n);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let start = Instant::now();
-    let embedder = load(name, batch, threads);
+    let embedder = load_embedder(name, batch, Some(threads as i32)).expect("the embedder loads");
     let load_s = start.elapsed().as_secs_f64();
     rt.block_on(embedder.embed(&texts[..batch.min(n)])).expect("warm-up");
     let mut rates = Vec::new();
@@ -96,7 +66,7 @@ fn main() {
     println!("| embedder | texts/s | min–max | peak RSS MiB | load s |");
     println!("|---|---:|---:|---:|---:|");
     let exe = std::env::current_exe().expect("own path");
-    for name in embedders() {
+    for name in embedder_names() {
         let mut cmd = Command::new(&exe);
         if !smoke {
             cmd.arg("--bench");

@@ -157,6 +157,48 @@ pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|_| default.to_vec())
 }
 
+/// The embedders the benchmarks can load, by name: `burn-<device>` for each compiled Burn
+/// backend, then `llamacpp`, as the cargo features of this crate allow.
+pub fn embedder_names() -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    #[cfg(feature = "burn")]
+    names.extend(autobranch_burn::BurnBackend::compiled().iter().map(|b| format!("burn-{b}")));
+    if cfg!(feature = "llamacpp") {
+        names.push("llamacpp".into());
+    }
+    names
+}
+
+/// Loads embedder `name` (one of [`embedder_names`]) with all-MiniLM-L6-v2 from
+/// [`models_dir`]: the sentence-transformers folder for Burn, its GGUF conversion for
+/// llama.cpp (`threads` CPU threads; `None` is llama.cpp's default).
+pub fn load_embedder(
+    name: &str,
+    batch: usize,
+    threads: Option<i32>,
+) -> Result<Box<dyn autobranch_core::model::Embedder>, String> {
+    let _ = (batch, threads);
+    #[cfg(feature = "burn")]
+    if let Some(backend) = name.strip_prefix("burn-") {
+        let options = autobranch_burn::BurnEmbedderOptions {
+            backend: Some(backend.parse()?),
+            batch_size: batch,
+            ..Default::default()
+        };
+        let embedder = autobranch_burn::BurnEmbedder::load(&models_dir().join("all-minilm-l6-v2"), options);
+        return Ok(Box::new(embedder.map_err(|e| e.to_string())?));
+    }
+    #[cfg(feature = "llamacpp")]
+    if name == "llamacpp" {
+        let options =
+            autobranch_llamacpp::LlamaCppOptions { threads, batch_size: (batch * 256) as u32, ..Default::default() };
+        let embedder =
+            autobranch_llamacpp::LlamaCppEmbedder::load(&models_dir().join("all-minilm-l6-v2.gguf"), options);
+        return Ok(Box::new(embedder.map_err(|e| e.to_string())?));
+    }
+    Err(format!("unknown embedder {name:?}; compiled in: {}", embedder_names().join(", ")))
+}
+
 /// The branching benches' prompt (about 110 tokens with SmolLM2's chat template).
 pub const BRANCH_PROMPT: &str = "You are writing a mystery novel set in a research colony on Mars. The colony has \
 three domes, a failing water reclaimer, and a governor who keeps secrets. Last night the chief engineer was found \

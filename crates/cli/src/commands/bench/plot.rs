@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::anyhow;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
 
@@ -22,22 +23,35 @@ fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     if lo.is_finite() { lo / 1.5..hi * 1.5 } else { 0.1..10.0 }
 }
 
+type LogLogChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>;
+
+/// A white 800×500 log–log chart of candidates N against `y_desc`, its axes spanning
+/// `xs` and `ys`.
+fn log_log_chart<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    caption: &str,
+    xs: impl Iterator<Item = f64>,
+    ys: impl Iterator<Item = f64>,
+    y_desc: &str,
+) -> anyhow::Result<LogLogChart<'a>> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(log_range(xs).log_scale(), log_range(ys).log_scale())
+        .map_err(plot_error)?;
+    chart.configure_mesh().x_desc("candidates N").y_desc(y_desc).draw().map_err(plot_error)?;
+    Ok(chart)
+}
+
 /// Selector step latency (median, ms) against N.
 pub fn select(rows: &[Value], path: &Path) -> anyhow::Result<()> {
     let points: Vec<(f64, f64)> = rows.iter().filter_map(|r| Some((num(r, "n")?, num(r, "median_ms")?))).collect();
     let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Selector step latency", ("sans-serif", 24))
-        .margin(20)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            log_range(points.iter().map(|p| p.0)).log_scale(),
-            log_range(points.iter().map(|p| p.1)).log_scale(),
-        )
-        .map_err(plot_error)?;
-    chart.configure_mesh().x_desc("candidates N").y_desc("ms per step (median)").draw().map_err(plot_error)?;
+    let (xs, ys) = (points.iter().map(|p| p.0), points.iter().map(|p| p.1));
+    let mut chart = log_log_chart(&root, "Selector step latency", xs, ys, "ms per step (median)")?;
     chart.draw_series(LineSeries::new(points.clone(), BLUE.stroke_width(2))).map_err(plot_error)?;
     chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, BLUE.filled()))).map_err(plot_error)?;
     root.present().map_err(plot_error)?;
@@ -54,15 +68,8 @@ pub fn branching(rows: &[Value], path: &Path) -> anyhow::Result<()> {
     let all = rows.iter().flat_map(|r| [num(r, "batched_s"), num(r, "sequential_s")]).flatten();
     let ns = rows.iter().filter_map(|r| num(r, "n"));
     let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Branching: N candidates, batched vs sequential", ("sans-serif", 24))
-        .margin(20)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(log_range(ns).log_scale(), log_range(all).log_scale())
-        .map_err(plot_error)?;
-    chart.configure_mesh().x_desc("candidates N").y_desc("seconds per request (median)").draw().map_err(plot_error)?;
+    let caption = "Branching: N candidates, batched vs sequential";
+    let mut chart = log_log_chart(&root, caption, ns, all, "seconds per request (median)")?;
     for (i, backend) in backends.iter().enumerate() {
         let colour = Palette99::pick(i).to_rgba();
         for (key, dashed) in [("batched_s", false), ("sequential_s", true)] {
