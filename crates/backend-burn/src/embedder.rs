@@ -34,6 +34,8 @@ impl Default for BurnEmbedderOptions {
 }
 
 struct Inner {
+    /// The model folder, named by errors.
+    dir: std::path::PathBuf,
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
@@ -74,7 +76,14 @@ impl BurnEmbedder {
         let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
         let model = load::load(&weights, &config, &device)?.with_host_gelu(backend != BurnBackend::Wgpu);
-        let inner = Inner { model, tokenizer, device, batch_size: options.batch_size, dim: config.hidden_size };
+        let inner = Inner {
+            dir: dir.to_owned(),
+            model,
+            tokenizer,
+            device,
+            batch_size: options.batch_size,
+            dim: config.hidden_size,
+        };
         Ok(Self { inner: Arc::new(inner), model_id: dir.display().to_string(), backend })
     }
 
@@ -145,7 +154,15 @@ impl Inner {
                 .as_slice::<f32>()
                 .map_err(|e| ModelError::Backend(format!("unexpected output of the encoder: {e:?}")))?;
             for (row, &i) in chunk.iter().enumerate() {
-                out[i * self.dim..(i + 1) * self.dim].copy_from_slice(&values[row * self.dim..(row + 1) * self.dim]);
+                let vector = &values[row * self.dim..(row + 1) * self.dim];
+                // NaN weights (or any the config check cannot see) must not become a vector.
+                if let Some(v) = vector.iter().find(|v| !v.is_finite()) {
+                    return Err(ModelError::BrokenModel(format!(
+                        "{}: the model computed an embedding containing {v} (text {i}); its weights are broken",
+                        self.dir.display()
+                    )));
+                }
+                out[i * self.dim..(i + 1) * self.dim].copy_from_slice(vector);
             }
         }
         Embeddings::from_flat(self.dim, out)

@@ -161,3 +161,77 @@ fn truncated_weights_are_refused() {
     let e = load_error(dir.path());
     assert!(e.contains("model.safetensors") && e.contains("truncated"), "{e}");
 }
+
+#[test]
+fn absurd_sizes_in_config_json_are_refused_from_the_safetensors_header() {
+    let cases = [
+        (
+            "\"num_hidden_layers\": 6",
+            "\"num_hidden_layers\": 10000000",
+            "config.json has num_hidden_layers = 10000000, but the file holds 6: encoder.layer.0 to encoder.layer.5",
+        ),
+        (
+            "\"hidden_size\": 384",
+            "\"hidden_size\": 1200000000",
+            "tensor embeddings.word_embeddings.weight has shape [30522, 384], but config.json implies [30522, 1200000000]",
+        ),
+        (
+            "\"intermediate_size\": 1536",
+            "\"intermediate_size\": 1000000000",
+            "tensor encoder.layer.0.intermediate.dense.weight has shape [1536, 384], but config.json implies [1000000000, 384]",
+        ),
+        (
+            "\"vocab_size\": 30522",
+            "\"vocab_size\": 1000000000000",
+            "tensor embeddings.word_embeddings.weight has shape [30522, 384], but config.json implies [1000000000000, 384]",
+        ),
+        (
+            "\"max_position_embeddings\": 512",
+            "\"max_position_embeddings\": 1000000000000",
+            "tensor embeddings.position_embeddings.weight has shape [512, 384], but config.json implies [1000000000000, 384]",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let dir = editable_copy();
+        let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        assert!(config.contains(from), "{from}");
+        std::fs::write(dir.path().join("config.json"), config.replace(from, to)).unwrap();
+        let started = std::time::Instant::now();
+        let e = load_error(dir.path());
+        assert!(e.contains("model.safetensors: ") && e.ends_with(expected), "{to}: {e}");
+        assert!(started.elapsed().as_secs() < 5, "{to}: refused only after {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn a_negative_layer_norm_eps_is_refused() {
+    let dir = editable_copy();
+    let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        config.replace("\"layer_norm_eps\": 1e-12", "\"layer_norm_eps\": -1"),
+    )
+    .unwrap();
+    let e = load_error(dir.path());
+    assert!(e.ends_with("config.json: layer_norm_eps = -1 is out of range; allowed: a finite number > 0"), "{e}");
+}
+
+#[tokio::test]
+async fn nan_weights_fail_embedding_naming_the_folder() {
+    let dir = editable_copy();
+    let weights = dir.path().join("model.safetensors");
+    std::fs::remove_file(&weights).unwrap();
+    let mut bytes = std::fs::read(minilm().join("model.safetensors")).unwrap();
+    // The data of embeddings.LayerNorm.weight (F32), located through the JSON header.
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let entry = &header["embeddings.LayerNorm.weight"];
+    assert_eq!(entry["dtype"], "F32");
+    let [start, end] = [0, 1].map(|i| 8 + len + entry["data_offsets"][i].as_u64().unwrap() as usize);
+    bytes[start..end].chunks_exact_mut(4).for_each(|x| x.copy_from_slice(&f32::NAN.to_le_bytes()));
+    std::fs::write(&weights, bytes).unwrap();
+    let embedder = BurnEmbedder::load(dir.path(), BurnEmbedderOptions::default()).unwrap();
+    let err = embedder.embed(&["a red fox".into()]).await.unwrap_err();
+    let expected = format!("{}: the model computed an embedding containing NaN (text 0)", dir.path().display());
+    assert!(err.to_string().contains(&expected), "{err}");
+}

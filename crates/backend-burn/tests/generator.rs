@@ -111,3 +111,108 @@ fn bad_files_are_named() {
     let err = BurnGenerator::load(&model("SmolLM2-135M-Instruct.Q4_1.gguf"), options).err().unwrap();
     assert_eq!(err.to_string(), "context size 100000 is out of range; allowed: 1 to the model's 8192");
 }
+
+#[test]
+fn hostile_hyperparameters_are_load_errors_before_any_allocation() {
+    use autobranch_gguf::Value;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smollm2.gguf");
+    std::fs::copy(model("SmolLM2-135M-Instruct.Q4_1.gguf"), &path).unwrap();
+    let cases = [
+        // The generator used to size its rotary tables by this: 549 GB.
+        (
+            "llama.context_length",
+            Value::Uint(u64::from(u32::MAX)),
+            "4294967295 is out of range; allowed: an integer from 1 to 16777216",
+        ),
+        (
+            "llama.block_count",
+            Value::Uint(1_000_000),
+            "1000000 is out of range; allowed: an integer from 1 to 512 (llama.cpp's limit)",
+        ),
+        ("llama.rope.freq_base", Value::Float(f64::NAN), "NaN is out of range; allowed: a finite number > 0"),
+        (
+            "llama.attention.layer_norm_rms_epsilon",
+            Value::Float(-1.0),
+            "-1 is out of range; allowed: a finite number > 0",
+        ),
+        (
+            "tokenizer.ggml.eos_token_id",
+            Value::Uint(1 << 20),
+            "1048576 is out of range; allowed: a token id from 0 to 49151 (tokenizer.ggml.tokens has 49152)",
+        ),
+    ];
+    for (key, value, expected) in cases {
+        let err = autobranch_gguf::testing::with_metadata(&path, key, &value, || {
+            BurnGenerator::load(&path, BurnGeneratorOptions::default()).err().expect("a hostile file loaded")
+        })
+        .unwrap();
+        assert!(matches!(err, LoadError::Gguf(_)), "{err:?}");
+        assert_eq!(err.to_string(), format!("{}: {key} = {expected}", path.display()));
+    }
+}
+
+/// A one-layer llama of width 8 (2 heads of 4, 1 key/value head) over a byte-level
+/// vocabulary plus an end token, with small deterministic weights.
+fn tiny_llama(output_norm: f32) -> autobranch_gguf::testing::GgufBuilder {
+    use autobranch_gguf::Value;
+    let mut alphabet: Vec<char> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet().into_iter().collect();
+    alphabet.sort_unstable();
+    let mut tokens: Vec<Value> = alphabet.iter().map(|c| Value::Str(c.to_string())).collect();
+    tokens.push(Value::Str("<|endoftext|>".into()));
+    let vocab = tokens.len() as u64;
+    let mut types = vec![Value::Int(1); alphabet.len()];
+    types.push(Value::Int(3));
+    let weights = |n: u64| (0..n).map(|i| ((i * 7919 % 200) as f32 - 100.0) / 1000.0).collect::<Vec<f32>>();
+    let u = Value::Uint;
+    autobranch_gguf::testing::GgufBuilder::new()
+        .meta("general.architecture", Value::Str("llama".into()))
+        .meta("llama.block_count", u(1))
+        .meta("llama.context_length", u(64))
+        .meta("llama.embedding_length", u(8))
+        .meta("llama.feed_forward_length", u(16))
+        .meta("llama.attention.head_count", u(2))
+        .meta("llama.attention.head_count_kv", u(1))
+        .meta("llama.rope.dimension_count", u(4))
+        .meta("llama.attention.layer_norm_rms_epsilon", Value::Float(1e-5))
+        .meta("tokenizer.ggml.model", Value::Str("gpt2".into()))
+        .meta("tokenizer.ggml.tokens", Value::Array(tokens))
+        .meta("tokenizer.ggml.token_type", Value::Array(types))
+        .meta("tokenizer.ggml.merges", Value::Array(Vec::new()))
+        .meta("tokenizer.ggml.eos_token_id", u(vocab - 1))
+        .tensor("token_embd.weight", &[8, vocab], weights(8 * vocab))
+        .tensor("blk.0.attn_norm.weight", &[8], vec![1.0; 8])
+        .tensor("blk.0.attn_q.weight", &[8, 8], weights(64))
+        .tensor("blk.0.attn_k.weight", &[8, 4], weights(32))
+        .tensor("blk.0.attn_v.weight", &[8, 4], weights(32))
+        .tensor("blk.0.attn_output.weight", &[8, 8], weights(64))
+        .tensor("blk.0.ffn_norm.weight", &[8], vec![1.0; 8])
+        .tensor("blk.0.ffn_gate.weight", &[8, 16], weights(128))
+        .tensor("blk.0.ffn_up.weight", &[8, 16], weights(128))
+        .tensor("blk.0.ffn_down.weight", &[16, 8], weights(128))
+        .tensor("output_norm.weight", &[8], vec![output_norm; 8])
+}
+
+#[tokio::test]
+async fn nan_weights_fail_generation_naming_the_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    let raw = |temperature| GenerationRequest {
+        prompt: Prompt::Text("hi".into()),
+        n: 2,
+        sampling: SamplingParams { temperature, max_tokens: 3, ..SamplingParams::default() },
+    };
+    tiny_llama(1.0).write(&path).unwrap();
+    let g = BurnGenerator::load(&path, BurnGeneratorOptions::default()).unwrap();
+    let fine = g.generate(&raw(0.8)).await.unwrap();
+    assert!(fine.candidates.iter().all(|c| c.logprob_mean.is_some_and(f64::is_finite)), "{fine:?}");
+
+    tiny_llama(f32::NAN).write(&path).unwrap();
+    let g = BurnGenerator::load(&path, BurnGeneratorOptions::default()).unwrap();
+    for temperature in [0.0, 0.8] {
+        let err = g.generate(&raw(temperature)).await.unwrap_err();
+        assert!(matches!(err, ModelError::BrokenModel(_)), "{err:?}");
+        let expected = format!("{}: the model computed logits containing NaN", path.display());
+        assert!(err.to_string().contains(&expected), "{err}");
+    }
+}

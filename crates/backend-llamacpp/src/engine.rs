@@ -2,7 +2,7 @@
 //! llama.cpp model; nothing here is async.
 
 use std::num::NonZeroU32;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -41,6 +41,7 @@ fn backend() -> Result<&'static LlamaBackend, ModelError> {
 
 /// A loaded GGUF model.
 pub struct Engine {
+    path: PathBuf,
     model: LlamaModel,
     header: GgufHeader,
     template: Option<ChatTemplate>,
@@ -74,6 +75,8 @@ fn sampler_seed(seed: u64) -> u32 {
 impl Engine {
     /// Validates and loads a GGUF model.
     pub fn load(path: &Path, options: LlamaCppOptions) -> Result<Self, ModelError> {
+        // Structure and hyperparameters first: llama.cpp aborts the process on some values
+        // (a layer count above 512, a NaN norm epsilon) instead of returning an error.
         let header = gguf::read_header(path).map_err(|e| ModelError::Unavailable(e.to_string()))?;
         let backend = backend()?;
         let params = LlamaModelParams::default().with_n_gpu_layers(options.gpu_layers);
@@ -93,7 +96,7 @@ impl Engine {
         let max_len = options.embed_max_tokens.min(model.n_ctx_train()) as usize;
         let bert_tokenizer = BertTokenizer::from_gguf(&header, max_len)
             .map_err(|e| ModelError::Unavailable(format!("{}: {e}", path.display())))?;
-        Ok(Self { model, header, template, bert_tokenizer, options })
+        Ok(Self { path: path.to_owned(), model, header, template, bert_tokenizer, options })
     }
 
     /// The GGUF header.
@@ -104,6 +107,18 @@ impl Engine {
     /// Context length the model was trained with.
     pub fn n_ctx_train(&self) -> u32 {
         self.model.n_ctx_train()
+    }
+
+    /// Fails when the model computed a NaN or infinite `what` (weights or hyperparameters
+    /// the header check cannot see, such as NaN tensor data): no such number leaves here.
+    fn check_finite(&self, what: &str, values: &[f32]) -> Result<(), ModelError> {
+        match values.iter().find(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(v) => Err(ModelError::BrokenModel(format!(
+                "{}: the model computed {what} containing {v}; its weights or hyperparameters are broken",
+                self.path.display()
+            ))),
+        }
     }
 
     /// Tokenises the prompt: raw text as is, chats through the model's template.
@@ -254,8 +269,10 @@ impl Engine {
                 if s.finish.is_some() {
                     continue;
                 }
+                let logits = ctx.get_logits_ith(idx);
+                self.check_finite("logits", logits)?;
                 let token = s.sampler.sample(ctx, idx);
-                s.logprob_sum += log_prob(ctx.get_logits_ith(idx), token.0 as usize);
+                s.logprob_sum += log_prob(logits, token.0 as usize);
                 s.tokens += 1;
                 s.last = token;
                 if vocab.is_eog(token) {
@@ -344,7 +361,9 @@ impl Engine {
             batch.add(t, i as i32, &[0], i + 1 == tokens.len()).map_err(|e| backend_error("prompt batch", e))?;
         }
         ctx.decode(&mut batch).map_err(|e| backend_error("prompt decode", e))?;
-        Ok(ctx.get_logits_ith(tokens.len() as i32 - 1).to_vec())
+        let logits = ctx.get_logits_ith(tokens.len() as i32 - 1);
+        self.check_finite("logits", logits)?;
+        Ok(logits.to_vec())
     }
 
     /// Mean-pooled, L2-normalised embeddings (the model must be an embedding model).
@@ -404,6 +423,7 @@ impl Engine {
             ctx.encode(&mut batch).map_err(|e| backend_error("embedding encode", e))?;
             for s in 0..group {
                 let v = ctx.embeddings_seq_ith(s as i32).map_err(|e| backend_error("embeddings", e))?;
+                self.check_finite("an embedding", v)?;
                 let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
                 out.push(if norm > 0.0 { v.iter().map(|x| x / norm).collect() } else { v.to_vec() });
             }

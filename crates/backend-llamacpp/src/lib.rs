@@ -13,7 +13,8 @@
 //!
 //! llama.cpp contexts are not shareable across threads, so each model lives on a worker
 //! thread the async API talks to over a channel. Files are validated (magic, header, tensor
-//! extents) before llama.cpp reads them, so a damaged file is an error, not an abort.
+//! extents, hyperparameters) before llama.cpp reads them, so a damaged or hostile file is an
+//! error, not an abort; a model that computes NaN (NaN weights) fails the call, naming the file.
 //!
 //! ```no_run
 //! use autobranch_core::model::{GenerationRequest, Generator, Prompt, SamplingParams};

@@ -42,3 +42,33 @@ async fn minilm_gguf_matches_sentence_transformers() {
     assert!(worst.0 >= 0.999, "lowest cosine {} for {:?}", worst.0, worst.1);
     eprintln!("lowest cosine to sentence-transformers: {:.6} ({:?})", worst.0, worst.1);
 }
+
+/// A copy of the MiniLM GGUF in a temporary folder, for rewriting.
+fn minilm_copy() -> (tempfile::TempDir, PathBuf) {
+    let src = models_dir().join("all-minilm-l6-v2.gguf");
+    assert!(src.is_file(), "missing {}; run scripts/fetch-models.sh", src.display());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minilm.gguf");
+    std::fs::copy(src, &path).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_negative_layer_norm_epsilon_is_a_load_error() {
+    let (_dir, path) = minilm_copy();
+    let key = "bert.attention.layer_norm_epsilon";
+    autobranch_gguf::testing::set_metadata(&path, key, &autobranch_gguf::Value::Float(-1.0)).unwrap();
+    let err = LlamaCppEmbedder::load(&path, LlamaCppOptions::default()).err().expect("a hostile file loaded");
+    let expected = format!("{}: {key} = -1 is out of range; allowed: a finite number > 0", path.display());
+    assert!(err.to_string().contains(&expected), "{err}");
+}
+
+#[tokio::test]
+async fn nan_weights_fail_embedding_naming_the_model_file() {
+    let (_dir, path) = minilm_copy();
+    autobranch_gguf::testing::fill_tensor(&path, "token_embd_norm.weight", f32::NAN).unwrap();
+    let embedder = LlamaCppEmbedder::load(&path, LlamaCppOptions::default()).unwrap();
+    let err = embedder.embed(&["a red fox".into()]).await.unwrap_err();
+    let expected = format!("{}: the model computed an embedding containing NaN", path.display());
+    assert!(err.to_string().contains(&expected), "{err}");
+}

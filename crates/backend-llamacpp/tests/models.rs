@@ -181,3 +181,94 @@ fn bad_model_files_are_errors_not_aborts() {
         assert!(err(&truncated).contains("damaged or truncated"), "cut at {cut}");
     }
 }
+
+/// A copy of SmolLM2 in a temporary folder, for rewriting.
+fn smol_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smollm2.gguf");
+    std::fs::copy(model("SmolLM2-135M-Instruct.Q4_1.gguf"), &path).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn hyperparameters_llama_cpp_aborts_on_are_load_errors() {
+    use autobranch_gguf::Value;
+    let (_dir, path) = smol_copy();
+    let cases = [
+        (
+            "llama.block_count",
+            Value::Uint(0),
+            "0 is out of range; allowed: an integer from 1 to 512 (llama.cpp's limit)",
+        ),
+        ("llama.block_count", Value::Uint(1_000_000), "1000000 is out of range; allowed: an integer from 1 to 512"),
+        (
+            "llama.block_count",
+            Value::Uint(31),
+            "31 is out of range; allowed: 30, the layers (blk.N) in the tensor table",
+        ),
+        (
+            "llama.attention.layer_norm_rms_epsilon",
+            Value::Float(f64::NAN),
+            "NaN is out of range; allowed: a finite number > 0",
+        ),
+        (
+            "llama.attention.layer_norm_rms_epsilon",
+            Value::Float(-1.0),
+            "-1 is out of range; allowed: a finite number > 0",
+        ),
+        (
+            "llama.context_length",
+            Value::Uint(u64::from(u32::MAX)),
+            "4294967295 is out of range; allowed: an integer from 1 to 16777216",
+        ),
+        ("llama.rope.freq_base", Value::Float(f64::NAN), "NaN is out of range; allowed: a finite number > 0"),
+        (
+            "llama.attention.head_count",
+            Value::Uint(1_000_000),
+            "1000000 is out of range; allowed: an integer from 1 to 576",
+        ),
+        (
+            "llama.attention.head_count_kv",
+            Value::Uint(2),
+            "2 is out of range; allowed: 0 or a divisor of 9 (llama.attention.head_count)",
+        ),
+        ("llama.embedding_length", Value::Uint(1 << 30), "1073741824 is out of range; allowed: an integer from 1 to"),
+        (
+            "llama.feed_forward_length",
+            Value::Uint(1 << 30),
+            "1073741824 is out of range; allowed: an integer from 0 to",
+        ),
+        ("llama.rope.dimension_count", Value::Uint(65), "65 is out of range; allowed: an integer from 0 to 64"),
+        (
+            "tokenizer.ggml.bos_token_id",
+            Value::Uint(49152),
+            "49152 is out of range; allowed: a token id from 0 to 49151",
+        ),
+    ];
+    for (key, value, expected) in cases {
+        let err = autobranch_gguf::testing::with_metadata(&path, key, &value, || {
+            LlamaCppGenerator::load(&path, LlamaCppOptions::default()).err().expect("a hostile file loaded")
+        })
+        .unwrap();
+        assert!(matches!(err, ModelError::Unavailable(_)), "{err:?}");
+        let err = err.to_string();
+        assert!(err.contains(&format!("{}: {key} = {expected}", path.display())), "{key}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn nan_weights_fail_generation_naming_the_model_file() {
+    let (_dir, path) = smol_copy();
+    autobranch_gguf::testing::fill_tensor(&path, "output_norm.weight", f32::NAN).unwrap();
+    let g = LlamaCppGenerator::load(&path, LlamaCppOptions::default()).unwrap();
+    for temperature in [0.0, 0.8] {
+        let err = g.generate(&request(Prompt::Text("Hello".into()), 2, temperature, 1, 4)).await.unwrap_err();
+        assert!(matches!(err, ModelError::BrokenModel(_)), "{err:?}");
+        assert!(
+            err.to_string().contains(&format!("{}: the model computed logits containing NaN", path.display())),
+            "{err}"
+        );
+    }
+    let err = g.prompt_logits(Prompt::Text("Hello".into())).await.unwrap_err();
+    assert!(err.to_string().contains("logits containing NaN"), "{err}");
+}

@@ -166,6 +166,11 @@ fn cut(s: &str) -> String {
 impl OllamaClient {
     /// A client for `config.base_url`.
     pub fn new(config: ClientConfig) -> Result<Self, OllamaError> {
+        // reqwest may be built with rustls but without its default provider (see
+        // Cargo.toml): install ring's once, keeping one another crate installed.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)

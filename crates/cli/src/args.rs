@@ -11,10 +11,11 @@ use crate::failure::{Classify, Failure};
 /// Which generator runs.
 #[derive(Args, Debug, Clone, Default)]
 pub struct GeneratorArgs {
-    /// Generation backend: llamacpp (default), burn or ollama.
+    /// Generation backend: llamacpp (default), burn, ollama or openai (any OpenAI-compatible
+    /// server: OPENAI_BASE_URL, OPENAI_API_KEY).
     #[arg(long, value_name = "BACKEND")]
     pub generator: Option<String>,
-    /// A GGUF path for local backends, a model name for Ollama.
+    /// A GGUF path for local backends, a model name for a server.
     #[arg(long, value_name = "PATH_OR_NAME")]
     pub model: Option<String>,
     /// The Burn backend for `--generator burn`: flex, ndarray or wgpu (default: the first
@@ -26,11 +27,11 @@ pub struct GeneratorArgs {
 /// Which embedder runs.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EmbedderArgs {
-    /// Embedding backend: burn (the default where compiled in), llamacpp or ollama.
+    /// Embedding backend: burn (the default where compiled in), llamacpp, ollama or openai.
     #[arg(long, value_name = "BACKEND")]
     pub embedder: Option<String>,
     /// A model path for local backends (a sentence-transformers folder for burn, a GGUF
-    /// for llamacpp), a model name for Ollama.
+    /// for llamacpp), a model name for a server.
     #[arg(long, value_name = "PATH_OR_NAME")]
     pub embed_model: Option<String>,
     /// The Burn backend for `--embedder burn`: flex, ndarray or wgpu (default: the first
@@ -39,26 +40,38 @@ pub struct EmbedderArgs {
     pub embed_device: Option<String>,
 }
 
-/// Sampling settings; each overrides the configuration's `generation` section.
+/// Sampling settings; each overrides the configuration's `generation` section (whose
+/// defaults are shown).
 #[derive(Args, Debug, Clone, Default)]
 pub struct SamplingArgs {
-    /// Most new tokens per candidate.
-    #[arg(long)]
+    /// Most new tokens per candidate [default: 128].
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
-    /// Temperature (0 = greedy).
-    #[arg(long)]
+    /// Softmax temperature; 0 is greedy (pure greedy also needs --repeat-penalty 1)
+    /// [default: 0.8].
+    #[arg(long, value_name = "T")]
     pub temperature: Option<f32>,
-    /// Nucleus sampling mass in (0, 1].
-    #[arg(long)]
+    /// Nucleus sampling mass in (0, 1]; 1 turns it off [default: 0.95].
+    #[arg(long, value_name = "P")]
     pub top_p: Option<f32>,
-    /// Top-k (0 = off).
-    #[arg(long)]
+    /// Keep only the K most likely tokens; 0 turns it off [default: 40].
+    #[arg(long, value_name = "K")]
     pub top_k: Option<u32>,
-    /// Base seed (candidate i uses seed + i).
+    /// Drop tokens below P × the top token's probability, in [0, 1]; 0 turns it off
+    /// [default: 0.05].
+    #[arg(long, value_name = "P")]
+    pub min_p: Option<f32>,
+    /// Penalty for tokens among the last 64, > 0; 1 turns it off [default: 1.1].
+    #[arg(long, value_name = "X")]
+    pub repeat_penalty: Option<f32>,
+    /// Stop a candidate where this text appears (cut from the text); repeat for several.
+    #[arg(long, value_name = "TEXT")]
+    pub stop: Vec<String>,
+    /// Base seed; candidate i of an expansion uses seed + i [default: 42].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// System prompt.
-    #[arg(long)]
+    /// System prompt [default: the model's own].
+    #[arg(long, value_name = "TEXT")]
     pub system: Option<String>,
 }
 
@@ -68,20 +81,39 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
 }
 
 impl SamplingArgs {
-    /// Writes the flags into `config` and checks the result.
+    /// Writes the flags into `config` and checks the result; a value out of range is
+    /// reported under its flag's name when a flag set it.
     pub fn apply(&self, config: &mut Config) -> Result<(), Failure> {
         let g = &mut config.generation;
+        let mut given = Vec::new();
+        let mut set = |field: &'static str, flag: &'static str| given.push((field, flag));
         if let Some(v) = self.max_tokens {
             g.max_tokens = v;
+            set("max_tokens", "--max-tokens");
         }
         if let Some(v) = self.temperature {
             g.temperature = v;
+            set("temperature", "--temperature");
         }
         if let Some(v) = self.top_p {
             g.top_p = v;
+            set("top_p", "--top-p");
         }
         if let Some(v) = self.top_k {
             g.top_k = v;
+            set("top_k", "--top-k");
+        }
+        if let Some(v) = self.min_p {
+            g.min_p = v;
+            set("min_p", "--min-p");
+        }
+        if let Some(v) = self.repeat_penalty {
+            g.repeat_penalty = v;
+            set("repeat_penalty", "--repeat-penalty");
+        }
+        if !self.stop.is_empty() {
+            g.stop.clone_from(&self.stop);
+            set("stop", "--stop");
         }
         if let Some(v) = self.seed {
             g.seed = v;
@@ -89,6 +121,12 @@ impl SamplingArgs {
         if let Some(v) = &self.system {
             config.system = Some(v.clone());
         }
-        config.generation.validate().map_err(|e| Failure::BadInput(anyhow!("{e}")))
+        config.generation.validate().map_err(|e| {
+            let message = e.to_string();
+            let named = given.iter().find_map(|(field, flag)| {
+                message.strip_prefix(&format!("invalid request: {field} = ")).map(|rest| format!("{flag} {rest}"))
+            });
+            Failure::BadInput(anyhow!(named.unwrap_or_else(|| format!("generation section: {message}"))))
+        })
     }
 }

@@ -1,5 +1,5 @@
 //! Wires the model backends that were compiled in (cargo features `llamacpp`,
-//! `burn-flex`, `burn-ndarray`, `burn-wgpu`, `ollama`). Asking for one that was not
+//! `burn-flex`, `burn-ndarray`, `burn-wgpu`, `ollama`, `openai`). Asking for one that was not
 //! compiled in says which feature to enable; a missing model says how to fetch it.
 
 use std::path::PathBuf;
@@ -41,32 +41,58 @@ enum Local {
     Folder,
 }
 
-/// A model given as a path, or the default in the models folder; it must exist.
-fn local_model(model: Option<&str>, default: &str, kind: Local) -> Result<PathBuf, Failure> {
+/// A model given as a path (by `flag`), or the default in the models folder; it must exist
+/// and be of the right kind, and a wrong kind says what to give instead.
+fn local_model(flag: &str, model: Option<&str>, default: &str, kind: Local) -> Result<PathBuf, Failure> {
     let path = model.map_or_else(|| models_dir().join(default), PathBuf::from);
-    let (exists, what) = match kind {
-        Local::File => (path.is_file(), "model file"),
-        Local::Folder => (path.is_dir(), "model folder"),
-    };
-    if !exists {
-        let hint = if model.is_none() { FETCH_HINT } else { "" };
-        let folder = match kind {
-            Local::Folder => " (a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)",
-            Local::File => "",
-        };
-        return Err(Failure::BadInput(anyhow!("{what} {} does not exist{folder}{hint}", path.display())));
+    let shown = path.display();
+    let bad = |message: String| Err(Failure::BadInput(anyhow!(message)));
+    match kind {
+        Local::File if path.is_dir() => {
+            let ggufs: Vec<String> = std::fs::read_dir(&path)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|name| name.ends_with(".gguf"))
+                .collect();
+            let hint = match ggufs.as_slice() {
+                [] => String::new(),
+                names => format!("; it holds {}", names.join(", ")),
+            };
+            bad(format!("{flag} {shown} is a directory; give a GGUF model file{hint}"))
+        }
+        Local::Folder if path.is_file() => {
+            let gguf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+            let hint = if gguf {
+                "; for a GGUF embedding model use --embedder llamacpp"
+            } else {
+                " (config.json, tokenizer.json, model.safetensors)"
+            };
+            bad(format!("{flag} {shown} is a file; the burn embedder reads a sentence-transformers folder{hint}"))
+        }
+        _ if !path.exists() => {
+            let hint = if model.is_none() { FETCH_HINT } else { "" };
+            let (what, folder) = match kind {
+                Local::File => ("model file", ""),
+                Local::Folder => (
+                    "model folder",
+                    " (a sentence-transformers folder: config.json, tokenizer.json, model.safetensors)",
+                ),
+            };
+            bad(format!("{what} {shown} does not exist{folder}{hint}"))
+        }
+        _ => Ok(path),
     }
-    Ok(path)
 }
 
 fn not_compiled(role: &str, name: &str, feature: &str) -> Failure {
     Failure::BadInput(anyhow!(
-        "{role} backend {name:?} is not compiled into this build; rebuild with `cargo build -p autobranch-cli --features {feature}`"
+        "{role} backend {name:?} is not compiled into this build; rebuild with `cargo build --release -p autobranch-cli --features {feature}`"
     ))
 }
 
 fn unknown(role: &str, name: &str) -> Failure {
-    Failure::BadInput(anyhow!("unknown {role} backend {name:?}; allowed: llamacpp, burn, ollama"))
+    Failure::BadInput(anyhow!("unknown {role} backend {name:?}; allowed: llamacpp, burn, ollama, openai"))
 }
 
 /// How a backend is chosen: name, model and device from the flags, else the configuration
@@ -135,6 +161,34 @@ fn ollama_client(choice: &Choice<'_>) -> Result<autobranch_ollama::OllamaClient,
         .map_err(|e| Failure::Runtime(e.into()))
 }
 
+/// A client for an OpenAI-compatible server: the section's `base_url`, else
+/// `OPENAI_BASE_URL`, else OpenAI's; the key from `api_key_env` (default `OPENAI_API_KEY`).
+#[cfg(feature = "openai")]
+fn openai_client(choice: &Choice<'_>) -> Result<autobranch_openai::OpenAiClient, Failure> {
+    let base_url = choice.config.and_then(|c| c.base_url.as_deref());
+    let key_env = choice.config.and_then(|c| c.api_key_env.as_deref());
+    let config =
+        autobranch_openai::OpenAiConfig::from_env(base_url, key_env).map_err(|e| Failure::BadInput(e.into()))?;
+    autobranch_openai::OpenAiClient::new(config).map_err(|e| Failure::Runtime(e.into()))
+}
+
+/// The openai generator with `n` never sent: one request per candidate (the fan-out side
+/// of `bench generate`'s native-`n` comparison).
+#[cfg(feature = "openai")]
+pub fn openai_fan_out(choice: &Choice<'_>, concurrency: usize) -> Result<Box<dyn Generator>, Failure> {
+    let model = server_model(choice, "generator", "--model", "Qwen/Qwen2.5-7B-Instruct")?;
+    let g = autobranch_openai::OpenAiGenerator::new(openai_client(choice)?, model, concurrency).with_native_n(false);
+    Ok(Box::new(g))
+}
+
+/// The model name a server backend needs, or an error that says how to give it.
+#[cfg_attr(not(any(feature = "ollama", feature = "openai")), allow(dead_code))]
+fn server_model(choice: &Choice<'_>, role: &str, flag: &str, example: &str) -> Result<String, Failure> {
+    choice.model.clone().ok_or_else(|| {
+        Failure::BadInput(anyhow!("the {} {role} needs a model name: {flag} NAME (e.g. {example})", choice.backend))
+    })
+}
+
 /// Loads the generator; `sequential` asks the local backends to decode candidates one at a time.
 pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> Result<Box<dyn Generator>, Failure> {
     let _ = (sequential, concurrency);
@@ -142,7 +196,7 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
         "llamacpp" => {
             #[cfg(feature = "llamacpp")]
             {
-                let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
+                let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
                 let options = autobranch_llamacpp::LlamaCppOptions { sequential, ..llamacpp_options(choice) };
                 let g = autobranch_llamacpp::LlamaCppGenerator::load(&path, options)
                     .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
@@ -154,15 +208,21 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
         "ollama" => {
             #[cfg(feature = "ollama")]
             {
-                let model = choice.model.clone().ok_or_else(|| {
-                    Failure::BadInput(anyhow!(
-                        "the ollama generator needs a model name: --model NAME (e.g. llama3.1:8b)"
-                    ))
-                })?;
+                let model = server_model(choice, "generator", "--model", "llama3.1:8b")?;
                 Ok(Box::new(autobranch_ollama::OllamaGenerator::new(ollama_client(choice)?, model, concurrency)))
             }
             #[cfg(not(feature = "ollama"))]
             Err(not_compiled("generator", "ollama", "ollama"))
+        }
+        "openai" => {
+            #[cfg(feature = "openai")]
+            {
+                let model = server_model(choice, "generator", "--model", "Qwen/Qwen2.5-7B-Instruct")?;
+                let concurrency = choice.config.and_then(|c| c.concurrency).unwrap_or(concurrency);
+                Ok(Box::new(autobranch_openai::OpenAiGenerator::new(openai_client(choice)?, model, concurrency)))
+            }
+            #[cfg(not(feature = "openai"))]
+            Err(not_compiled("generator", "openai", "openai"))
         }
         "burn" => burn_generator(choice, sequential),
         other => Err(unknown("generator", other)),
@@ -175,7 +235,7 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
         "llamacpp" => {
             #[cfg(feature = "llamacpp")]
             {
-                let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_GGUF, Local::File)?;
+                let path = local_model("--embed-model", choice.model.as_deref(), DEFAULT_EMBED_GGUF, Local::File)?;
                 let e = autobranch_llamacpp::LlamaCppEmbedder::load(&path, llamacpp_options(choice))
                     .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
                 Ok(Box::new(e))
@@ -186,11 +246,7 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
         "ollama" => {
             #[cfg(feature = "ollama")]
             {
-                let model = choice.model.clone().ok_or_else(|| {
-                    Failure::BadInput(anyhow!(
-                        "the ollama embedder needs a model name: --embed-model NAME (e.g. all-minilm)"
-                    ))
-                })?;
+                let model = server_model(choice, "embedder", "--embed-model", "all-minilm")?;
                 let e = autobranch_ollama::OllamaEmbedder::connect(ollama_client(choice)?, model)
                     .await
                     .map_err(|e| Failure::Runtime(e.into()))?;
@@ -198,6 +254,21 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
             }
             #[cfg(not(feature = "ollama"))]
             Err(not_compiled("embedder", "ollama", "ollama"))
+        }
+        "openai" => {
+            #[cfg(feature = "openai")]
+            {
+                let model = server_model(choice, "embedder", "--embed-model", "text-embedding-3-small")?;
+                let mut e = autobranch_openai::OpenAiEmbedder::connect(openai_client(choice)?, model)
+                    .await
+                    .map_err(crate::failure::model_failure)?;
+                if let Some(b) = choice.config.and_then(|c| c.batch_size) {
+                    e = e.with_batch_size(b);
+                }
+                Ok(Box::new(e))
+            }
+            #[cfg(not(feature = "openai"))]
+            Err(not_compiled("embedder", "openai", "openai"))
         }
         "burn" => burn_embedder(choice),
         other => Err(unknown("embedder", other)),
@@ -230,7 +301,7 @@ fn burn_generator(choice: &Choice<'_>, sequential: bool) -> Result<Box<dyn Gener
     {
         use autobranch_burn::{BurnGenerator, BurnGeneratorOptions};
         let backend = burn_backend(choice)?;
-        let path = local_model(choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
+        let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
         let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, ..Default::default() })
             .map_err(|e| burn_failure(&path, e))?;
         Ok(Box::new(g))
@@ -248,7 +319,7 @@ fn burn_embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
     {
         use autobranch_burn::{BurnEmbedder, BurnEmbedderOptions};
         let backend = burn_backend(choice)?;
-        let path = local_model(choice.model.as_deref(), DEFAULT_EMBED_FOLDER, Local::Folder)?;
+        let path = local_model("--embed-model", choice.model.as_deref(), DEFAULT_EMBED_FOLDER, Local::Folder)?;
         let mut options = BurnEmbedderOptions { backend, ..Default::default() };
         if let Some(b) = choice.config.and_then(|c| c.batch_size) {
             options.batch_size = b;

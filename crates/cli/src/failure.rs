@@ -23,6 +23,18 @@ impl Failure {
     }
 }
 
+/// A model backend's error: a request the backend refuses (an unknown model, a value out of
+/// range) or a model file that computes NaN is bad input; anything else (a server down) is a
+/// runtime failure.
+pub fn model_failure(e: autobranch_core::ModelError) -> Failure {
+    match e {
+        autobranch_core::ModelError::InvalidRequest(_) | autobranch_core::ModelError::BrokenModel(_) => {
+            Failure::BadInput(e.into())
+        }
+        _ => Failure::Runtime(e.into()),
+    }
+}
+
 /// Shorthands for classifying errors.
 pub trait Classify<T> {
     /// Marks an error as bad input.

@@ -42,13 +42,20 @@ const why = { root: "the prompt", kept: "kept by every stage", not_expanded: "ke
 const children = {};
 for (const n of tree.nodes) { (children[n.parent] = children[n.parent] || []).push(n); }
 function text(el, s) { el.textContent = s; return el; }
+function reason(n) {
+  const p = n.pruned_by;
+  if (!p) return "";
+  if (p.stage === "beam") return "rank " + p.rank + " among its siblings, beam keeps k = " + p.k;
+  return "duplicates " + p.duplicate_of + " (similarity " + p.similarity.toFixed(3) +
+    (p.threshold == null ? "" : " > " + p.threshold) + ")";
+}
 function show(n, el) {
   document.querySelectorAll(".node.selected").forEach(e => e.classList.remove("selected"));
   el.classList.add("selected");
   const d = document.getElementById("detail");
   d.replaceChildren();
   d.append(text(document.createElement("h3"), n.id + (n.depth ? " · depth " + n.depth : "")));
-  const facts = [["status", why[n.status] || n.status], ["score", n.score == null ? "–" : n.score.toFixed(4)],
+  const facts = [["status", why[n.status] || n.status], ["why", reason(n) || "–"], ["score", n.score == null ? "–" : n.score.toFixed(4)],
     ["tokens", n.tokens], ["mean logprob", n.logprob_mean == null ? "–" : n.logprob_mean.toFixed(3)],
     ["generation", (n.gen_ms || 0).toFixed(0) + " ms"], ["parent", n.parent || "–"]];
   const t = document.createElement("table");
@@ -68,6 +75,7 @@ function render(parentId, into) {
     span.append(text(Object.assign(document.createElement("span"), { className: "tag" }), n.status.replace("_", " ")));
     if (n.score != null) span.append(text(Object.assign(document.createElement("span"), { className: "score" }), n.score.toFixed(3)));
     span.append(document.createTextNode(n.text.replace(/\s+/g, " ").slice(0, 160)));
+    if (n.pruned_by) span.title = reason(n);
     span.addEventListener("click", () => show(n, span));
     li.append(span);
     render(n.id, li);
@@ -90,6 +98,16 @@ for (const [depth, vals] of Object.entries(byDepth)) {
   for (const v of [depth, vals.length, (vals.reduce((a, b) => a + b, 0) / vals.length).toFixed(3), Math.min(...vals).toFixed(3)]) text(r.insertCell(), String(v));
 }
 document.getElementById("entropy").append(et);
+const decisions = document.createElement("table");
+decisions.id = "decisions";
+const dh = decisions.insertRow();
+for (const h of ["children of", "depth", "entropy", "min", "decision"]) text(dh.appendChild(document.createElement("th")), h);
+for (const e of tree.entropy_history) {
+  const r = decisions.insertRow();
+  const verdict = e.reason ? "stop: " + e.reason.replace(/_/g, " ") : "go on";
+  for (const v of [e.node, e.depth, e.value.toFixed(3), e.min_entropy, verdict]) text(r.insertCell(), String(v));
+}
+document.getElementById("entropy").append(decisions);
 show(root, document.querySelector('[data-node="' + root.id + '"]') || document.createElement("span"));
 document.body.dataset.rendered = "true";
 </script>
@@ -99,7 +117,77 @@ document.body.dataset.rendered = "true";
 
 /// The page for a tree (the output of `tree_json`), with the data embedded as JSON.
 pub fn render(tree: &Value) -> String {
-    // "</" inside the embedded JSON would end the script element early.
-    let json = serde_json::to_string(tree).unwrap_or_else(|_| "{}".into()).replace("</", "<\\/");
-    PAGE.replace("__TREE__", &json)
+    // Inside a script element, "</script" ends it early and "<!--" followed by "<script"
+    // switches the parser into a state where the element never ends: escape every "<"
+    // (and ">", "&", and the two line separators JavaScript once refused) as a JSON
+    // \u escape, which JSON.parse turns back into the same text.
+    let json = serde_json::to_string(tree).unwrap_or_else(|_| "{}".into());
+    let mut safe = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => safe.push_str("\\u003c"),
+            '>' => safe.push_str("\\u003e"),
+            '&' => safe.push_str("\\u0026"),
+            '\u{2028}' => safe.push_str("\\u2028"),
+            '\u{2029}' => safe.push_str("\\u2029"),
+            c => safe.push(c),
+        }
+    }
+    PAGE.replace("__TREE__", &safe)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// Texts a model can write that would break a naively embedded script: the page must
+    /// still run and show every one of them, character for character.
+    #[test]
+    fn hostile_texts_render_verbatim_in_headless_chromium() {
+        let hostile = [
+            "<!--<script>",
+            "</script><script>document.body.dataset.pwned = 1</script>",
+            "a & b <b>bold</b> \u{2028} line \u{2029} para",
+            "__TREE__ $& $1",
+        ];
+        let mut nodes = vec![json!({"id": "n0", "parent": null, "depth": 0, "text": "prompt", "score": null,
+                                    "status": "root", "tokens": 0, "gen_ms": 0.0})];
+        for (i, text) in hostile.iter().enumerate() {
+            nodes.push(json!({"id": format!("n{}", i + 1), "parent": "n0", "depth": 1, "text": text,
+                              "score": 0.5, "status": "kept", "tokens": 3, "gen_ms": 1.0}));
+        }
+        let tree = json!({"nodes": nodes, "stop_reason": "max_depth", "entropy_history": [],
+                          "models": {"generator": "g", "embedder": null}});
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("t.html");
+        std::fs::write(&page, super::render(&tree)).unwrap();
+        // The page sets each text as textContent; the DOM dump escapes it again.
+        let dom = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                &format!("--user-data-dir={}", dir.path().join("profile").display()),
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+            ])
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("Debian's chromium is installed (scripts/setup.sh --tests installs it)");
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        assert!(dom.contains(r#"data-rendered="true""#), "the page's script ran: {}", &dom[..dom.len().min(800)]);
+        assert!(!dom.contains("data-pwned"), "no text ran as a script");
+        assert_eq!(dom.matches("data-node=\"n").count(), hostile.len() + 1, "every node is drawn");
+        let serialised = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        for text in hostile {
+            // The tree shows each text on one line, whitespace runs collapsed.
+            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(dom.contains(&serialised(&line)), "{text:?} is shown");
+        }
+    }
 }

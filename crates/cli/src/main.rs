@@ -6,6 +6,7 @@ mod commands;
 mod failure;
 mod html;
 mod input;
+mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,14 @@ enum ModelsAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Backends report what they had to work around (a server without `n`, a retry) as
+    // tracing warnings: one line each on stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .without_time()
+        .with_target(false)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return Failure::Runtime(anyhow::anyhow!("cannot start the async runtime: {e}")).report(),

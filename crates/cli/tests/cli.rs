@@ -1,6 +1,7 @@
 //! End-to-end tests of the `autobranch` binary: outputs, exit codes and error messages.
 
 use std::io::Write;
+use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -53,6 +54,14 @@ fn select_json_has_every_stage() {
     let after_novelty = v["after_novelty"].as_array().unwrap();
     // c1 and c2 are near-duplicates (cosine > 0.9): only one survives.
     assert!(!(after_novelty.contains(&"c1".into()) && after_novelty.contains(&"c2".into())), "{v}");
+    // The pruned one names the kept one it repeats, and their similarity.
+    let dup = &v["duplicates"][0];
+    assert!(
+        ["c1", "c2"].contains(&dup["id"].as_str().unwrap())
+            && ["c1", "c2"].contains(&dup["duplicate_of"].as_str().unwrap()),
+        "{v}"
+    );
+    assert!(dup["similarity"].as_f64().unwrap() > 0.9, "{v}");
     let kept = v["kept"].as_array().unwrap();
     assert_eq!(kept.len(), after_novelty.len());
     assert!(kept[0]["text"].is_string() && kept[0]["score"].is_number());
@@ -276,4 +285,80 @@ fn analyze_finds_explicit_and_semantic_branches() {
     let missing = file(&dir, "m.jsonl", "{\"id\":\"a\",\"content\":\"x\"}\n");
     assert_bad_input(&["analyze", &missing], "m.jsonl:1: missing field `speaker`");
     assert_bad_input(&["analyze", &path, "--topic-shift-threshold", "2"], "out of range; allowed: [0, 1]");
+}
+
+/// A checkpoint file as a finished `explore` writes it: enough for `--resume` to read.
+const CHECKPOINT: &str = r#"{"version": 1, "nodes": [{"id": "n0", "parent": null, "depth": 0, "text": "p",
+  "score": null, "status": "root", "tokens": 0, "logprob_mean": null, "finish_reason": null, "gen_ms": 0.0}],
+  "stop_reason": "exhausted", "budget": null, "entropy_history": [], "config": {}, "models": {"generator": "g",
+  "embedder": null}, "warnings": [], "queue": [], "expansions": 0, "selector_state": {"entropy": null, "budget": null}}"#;
+
+/// Output paths are compared by the file they name, not by spelling, and every refusal
+/// comes before any work and leaves every file as it was.
+#[test]
+fn explore_refuses_outputs_that_name_its_checkpoint_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let fin = file(&dir, "fin.json", CHECKPOINT);
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_autobranch"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    let cases: [(&[&str], &str); 6] = [
+        (&["explore", "--resume", "fin.json", "--out", "./fin.json"], "--out and --resume both name the same file"),
+        (&["explore", "--resume", "fin.json", "--out", &fin], "--out and --resume both name the same file"),
+        (&["explore", "--resume", "fin.json", "--html", "./fin.json"], "--html and --resume both name the same file"),
+        (&["explore", "p", "--out", "a.json", "--html", "./a.json"], "--out and --html both name the same file"),
+        (&["explore", "p", "--checkpoint", "c.json", "--out", "sub/../c.json"], "--out and --checkpoint"),
+        (&["explore", "--resume", "fin.json", "--checkpoint", "o.json", "--out", "./fin.json"], "--out and --resume"),
+    ];
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for (args, needle) in cases {
+        let (code, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+        assert_eq!(std::fs::read_to_string(&fin).unwrap(), CHECKPOINT, "{args:?} left the checkpoint as it was");
+    }
+    // A symlink to the checkpoint is the same file too.
+    std::os::unix::fs::symlink(&fin, dir.path().join("link.json")).unwrap();
+    let (code, err) = run(&["explore", "--resume", "fin.json", "--out", "link.json"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("both name the same file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&fin).unwrap(), CHECKPOINT);
+}
+
+#[test]
+fn explore_refuses_outputs_that_are_not_files_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("existing");
+    std::fs::create_dir(&folder).unwrap();
+    let folder = folder.to_str().unwrap();
+    assert_bad_input(&["explore", "p", "--out", folder], "is a directory; name a file");
+    assert_bad_input(
+        &["explore", "p", "--html", "/nonexistent/dir/t.html"],
+        "its folder /nonexistent/dir does not exist",
+    );
+    assert_bad_input(&["explore", "p", "--checkpoint", "/dev/null"], "so it must be a regular file");
+    assert_bad_input(&["bench", "select", "--json", folder], "is a directory; name a file");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["existing"], "no temporary file is left behind");
+    assert_eq!(std::fs::read_dir(folder).unwrap().count(), 0);
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null is still a device");
+}
+
+#[test]
+fn bench_refuses_an_empty_backend_list() {
+    assert_bad_input(&["bench", "select", "--backends", ""], "names no backend");
+    assert_bad_input(&["bench", "select", "--backends", " , "], "names no backend");
+}
+
+#[test]
+fn detect_refuses_texts_over_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = file(&dir, "big.txt", &"- an item of a list\n".repeat(250_000));
+    assert_bad_input(&["detect", &big, "--json"], "branch detection reads at most 4194304 bytes (4 MiB)");
 }

@@ -163,6 +163,73 @@ fn explore_writes_a_tree_and_resumes_after_a_kill() {
     child.wait().unwrap();
     let resumed = json(&autobranch(&["explore", "--resume", ckpt.to_str().unwrap(), "--json"]));
     assert_eq!(comparable(&resumed), comparable(&whole));
+
+    // tree.json's configuration is a configuration file: rerun from it, the same tree.
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, serde_json::to_string(&whole["config"]).unwrap()).unwrap();
+    let again = json(&autobranch(&["explore", PROMPT, "--config", config.to_str().unwrap(), "--json"]));
+    assert_eq!(comparable(&again), comparable(&whole));
+    assert_eq!(whole["config"]["generation"]["temperature"].to_string(), "0.8", "no float noise");
+    // Each node's generation time is its own share of its batch.
+    let shares: f64 = nodes.iter().filter(|n| n["parent"] == "n0").map(|n| n["gen_ms"].as_f64().unwrap()).sum();
+    let one = nodes[1]["gen_ms"].as_f64().unwrap();
+    assert!(shares > one && one > 0.0, "shares {shares}, first {one}");
+}
+
+/// The default tree shows the pipeline at work: more children than the beam keeps, and
+/// the reason for every pruned node, in the text view and in the JSON.
+#[test]
+fn the_default_tree_prunes_and_says_why() {
+    let args = ["explore", PROMPT, "--depth", "1", "--max-tokens", "12"];
+    let text = autobranch(&args);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("✗ beam") && text.contains("[rank 6 > k 5]"), "{text}");
+    assert!(text.contains("pruned by the beam"), "{text}");
+    assert!(text.contains("entropy of the children of n0 (depth 1): "), "{text}");
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let tree = json(&autobranch(&json_args));
+    let nodes = tree["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 9, "n = 8 by default");
+    for n in nodes {
+        match n["status"].as_str().unwrap() {
+            "pruned_beam" => {
+                assert_eq!(n["pruned_by"]["stage"], "beam", "{n}");
+                assert!(n["pruned_by"]["rank"].as_u64().unwrap() > 5 && n["pruned_by"]["k"] == 5, "{n}");
+            }
+            "pruned_novelty" => {
+                assert_eq!(n["pruned_by"]["stage"], "novelty", "{n}");
+                assert!(n["pruned_by"]["similarity"].as_f64().unwrap() > 0.85, "{n}");
+            }
+            _ => assert!(n.get("pruned_by").is_none(), "{n}"),
+        }
+    }
+    assert_eq!(nodes.iter().filter(|n| n["status"] == "pruned_beam").count(), 3);
+    let e = &tree["entropy_history"][0];
+    assert_eq!(e["min_entropy"], 0.6);
+    assert!(e["value"].as_f64().is_some(), "{e}");
+}
+
+/// A device or a symlink to one is written in place, never replaced by a regular file; a
+/// failed write is a runtime error that names it.
+#[test]
+fn explore_writes_devices_in_place_and_never_replaces_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("full.json");
+    std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+    for out in [std::path::Path::new("/dev/full"), link.as_path()] {
+        let args = ["explore", PROMPT, "--n", "2", "--depth", "1", "--max-tokens", "4", "--out", out.to_str().unwrap()];
+        let o = autobranch(&args);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("cannot write --out") && stderr(&o).contains("No space left"), "{}", stderr(&o));
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+    let o = autobranch(&["explore", PROMPT, "--n", "2", "--depth", "1", "--max-tokens", "4", "--out", "/dev/stdout"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"nodes\""), "the tree went to standard output");
 }
 
 fn assert_bad(args: &[&str], needle: &str) {
@@ -202,13 +269,26 @@ fn explore_refuses_bad_input_with_exit_2() {
         &["explore", PROMPT, "--model", "/nonexistent/model.gguf"],
         "model file /nonexistent/model.gguf does not exist",
     );
-    assert_bad(&["explore", PROMPT, "--top-p", "1.5"], "top_p");
+    assert_bad(&["explore", PROMPT, "--top-p", "1.5"], "--top-p 1.5 is out of range; allowed: (0, 1]");
+    assert_bad(&["explore", PROMPT, "--min-p", "2"], "--min-p 2 is out of range; allowed: [0, 1]");
+    assert_bad(&["explore", PROMPT, "--repeat-penalty", "0"], "--repeat-penalty 0 is out of range");
+    assert_bad(&["explore", PROMPT, "--stop", ""], "--stop \"\" is out of range; allowed: non-empty strings");
+    let models = models_dir();
+    assert_bad(&["explore", PROMPT, "--model", models.to_str().unwrap()], "is a directory; give a GGUF model file");
+    let gguf = models.join("all-minilm-l6-v2.gguf");
+    assert_bad(
+        &["embed", "--embed-model", gguf.to_str().unwrap()],
+        "for a GGUF embedding model use --embedder llamacpp",
+    );
     assert_bad(&["explore"], "give a PROMPT, or --resume FILE");
     assert_bad(
         &["explore", PROMPT, "--checkpoint", "same.json", "--out", "same.json"],
-        "--out and the checkpoint both name same.json",
+        "--out and --checkpoint both name the same file (same.json)",
     );
-    assert_bad(&["explore", PROMPT, "--out", "t.json", "--html", "t.json"], "--out and --html both name t.json");
+    assert_bad(
+        &["explore", PROMPT, "--out", "t.json", "--html", "t.json"],
+        "--out and --html both name the same file (t.json)",
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");

@@ -65,9 +65,9 @@ pub struct BudgetUsage {
     "budget exceeded: nodes {used_nodes} used + {requested} requested > max {max_nodes}? {}; \
      tokens {used_tokens} used + {est_tokens} estimated > max {max_tokens}? {}; \
      time {used_ms} ms used + {est_ms} ms estimated > max {max_ms} ms? {}",
-    yes_no(used_nodes + requested > *max_nodes),
-    yes_no(used_tokens + est_tokens > *max_tokens),
-    yes_no(used_ms + est_ms > *max_ms)
+    yes_no(used_nodes.saturating_add(*requested) > *max_nodes),
+    yes_no(used_tokens.saturating_add(*est_tokens) > *max_tokens),
+    yes_no(used_ms.saturating_add(*est_ms) > *max_ms)
 )]
 pub struct BudgetExceeded {
     /// Node cap.

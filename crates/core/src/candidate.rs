@@ -91,6 +91,23 @@ pub fn validate_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<(), In
     Ok(())
 }
 
+/// Checks that every `logprobs` given is a finite number, naming the first candidate whose
+/// is not: NaN, an infinity, or `null`, which is what `serde_json` and JavaScript make of
+/// those. (Other non-numbers stay a warned fallback of the scorer.)
+pub fn validate_logprobs<'a>(candidates: impl IntoIterator<Item = &'a Candidate>) -> Result<(), InputError> {
+    for c in candidates {
+        let bad = match c.meta.get("logprobs") {
+            Some(Value::Null) => Some("null".to_owned()),
+            Some(Value::Number(n)) => n.as_f64().filter(|v| !v.is_finite()).map(|v| v.to_string()),
+            _ => None,
+        };
+        if let Some(value) = bad {
+            return Err(InputError::NonFiniteLogprobs { id: c.id.clone(), value });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +133,18 @@ mod tests {
     fn duplicate_ids_are_named() {
         assert_eq!(validate_ids(["a", "b", "a"]).unwrap_err(), InputError::DuplicateId("a".into()));
         assert!(validate_ids(["a", "b"]).is_ok());
+    }
+
+    #[test]
+    fn null_logprobs_are_refused_by_name() {
+        let ok = Candidate::new("a", "t").unwrap().with_meta("logprobs", -0.5);
+        let nan = Candidate::new("b", "t").unwrap().with_meta("logprobs", f64::NAN);
+        let text = Candidate::new("c", "t").unwrap().with_meta("logprobs", "high");
+        assert_eq!(validate_logprobs([&ok, &text]), Ok(()));
+        assert_eq!(
+            validate_logprobs([&ok, &nan]).unwrap_err(),
+            InputError::NonFiniteLogprobs { id: "b".into(), value: "null".into() }
+        );
     }
 
     #[test]

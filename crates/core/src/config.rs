@@ -1,6 +1,10 @@
 //! Configuration (SPEC §8, §12): YAML, JSON or TOML files through the `config` crate,
 //! `AUTOBRANCH_SECTION__KEY` environment overrides, and validation that names the key and
-//! the allowed range.
+//! the allowed range. Files are read defensively first (`config/source.rs`): a size cap, bounded
+//! YAML aliases, no repeated JSON keys, no NaN or infinite numbers.
+
+mod raw;
+mod source;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
+
+pub use source::{MAX_CONFIG_BYTES, MAX_NESTING, MAX_YAML_NODES, MAX_YAML_TEXT_BYTES};
 
 use crate::budget::{Budget, BudgetManager, BudgetMode};
 use crate::entropy::ShannonEntropyStopper;
@@ -79,6 +85,73 @@ pub enum ConfigError {
         /// The known names.
         allowed: String,
     },
+    /// A number that is NaN or infinite (from `nan`/`inf` in TOML, `.nan` in YAML, or an
+    /// environment value such as `nan`).
+    #[error("`{key}` = {value} is not a finite number; NaN and infinities are refused")]
+    NonFinite {
+        /// Dotted key.
+        key: String,
+        /// The value given.
+        value: String,
+    },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("config file {path} is {size} bytes; configuration files may be at most {limit} bytes (1 MiB)")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes (at least this much when it reports none).
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// YAML aliases would expand the file beyond [`MAX_YAML_NODES`] or [`MAX_YAML_TEXT_BYTES`].
+    #[error(
+        "config file {path} expands to more than {limit} {what} once its YAML aliases are resolved; \
+         aliases that multiply the content are refused"
+    )]
+    YamlTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// `nodes` or `bytes of text`.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// Mappings and lists nested deeper than [`MAX_NESTING`].
+    #[error("{input} nests deeper than {limit} levels; the configuration schema needs three")]
+    TooDeep {
+        /// The file (`config file …`) or environment override (`environment override …`).
+        input: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A JSON file gives one key twice in a mapping.
+    #[error("config file {path} gives `{key}` more than once; each key may appear once in its mapping")]
+    DuplicateKey {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key.
+        key: String,
+    },
+}
+
+impl ConfigError {
+    /// The same error with the dotted key `from` (exactly) called `to`.
+    fn rename_key(mut self, from: &str, to: &str) -> Self {
+        match &mut self {
+            Self::UnknownKey { key, .. }
+            | Self::WrongType { key, .. }
+            | Self::OutOfRange { key, .. }
+            | Self::UnknownType { key, .. }
+            | Self::NonFinite { key, .. }
+                if key == from =>
+            {
+                *key = to.to_owned();
+            }
+            _ => {}
+        }
+        self
+    }
 }
 
 /// Which scorer to use.
@@ -147,10 +220,10 @@ pub struct BudgetConfig {
 /// Which model backend serves a role (generation or embedding), and how.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// Backend name: `llamacpp`, `burn` or `ollama`.
+    /// Backend name: one of [`BACKENDS`].
     #[serde(rename = "type")]
     pub backend: String,
-    /// A local path, or a model name for Ollama.
+    /// A local path, or a model name for a server.
     pub model: Option<String>,
     /// Server URL (Ollama).
     pub host: Option<String>,
@@ -158,6 +231,16 @@ pub struct ModelConfig {
     pub batch_size: Option<usize>,
     /// The Burn backend for `type: burn`: one of [`BURN_DEVICES`].
     pub device: Option<String>,
+    /// Base URL of an OpenAI-compatible server, `/v1` included (`type: openai`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The environment variable that holds the API key (`type: openai`; default
+    /// `OPENAI_API_KEY`). The key itself never goes into a configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Most requests in flight at once (`type: openai`, `ollama`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
 }
 
 /// Tree exploration settings (SPEC §11).
@@ -171,7 +254,7 @@ pub struct ExploreConfig {
 
 impl Default for ExploreConfig {
     fn default() -> Self {
-        Self { n: 4, max_depth: 2 }
+        Self { n: 8, max_depth: 2 }
     }
 }
 
@@ -219,7 +302,7 @@ impl Default for Config {
 }
 
 /// Backend names a `generator` or `embedding` section may choose.
-pub const BACKENDS: [&str; 3] = ["llamacpp", "burn", "ollama"];
+pub const BACKENDS: [&str; 4] = ["llamacpp", "burn", "ollama", "openai"];
 
 /// Burn backends a `device` key may name (each is a cargo feature of the Burn crate).
 pub const BURN_DEVICES: [&str; 3] = ["flex", "ndarray", "wgpu"];
@@ -240,7 +323,8 @@ pub const SCHEMA: [(&str, &[&str]); 9] = [
     ("explore", &["n", "max_depth"]),
 ];
 
-const MODEL_KEYS: [&str; 5] = ["type", "model", "host", "batch_size", "device"];
+const MODEL_KEYS: [&str; 8] =
+    ["type", "model", "host", "batch_size", "device", "base_url", "api_key_env", "concurrency"];
 
 fn keys_of(section: &str) -> &'static [&'static str] {
     SCHEMA.iter().find(|(name, _)| *name == section).map_or(&[], |(_, keys)| keys)
@@ -262,14 +346,23 @@ impl Config {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             let format = file_format(path)?;
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::Unreadable { path: path.to_owned(), reason: e.to_string() })?;
+            let text = source::read_bounded(path)?;
+            match format {
+                config::FileFormat::Yaml => source::check_yaml(path, &text)?,
+                config::FileFormat::Json => source::check_json(path, &text)?,
+                // The TOML parser refuses repeated keys and bounds its own nesting.
+                _ => {}
+            }
             builder = builder.add_source(config::File::from_str(&text, format));
         }
         let overrides: config::Map<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.strip_prefix(ENV_PREFIX).is_some_and(|rest| rest.contains(ENV_SEPARATOR)))
             .collect();
+        if let Some(name) = overrides.keys().find(|k| k.matches(ENV_SEPARATOR).count() >= MAX_NESTING) {
+            let shown: String = name.chars().take(80).collect();
+            return Err(ConfigError::TooDeep { input: format!("environment override {shown}…"), limit: MAX_NESTING });
+        }
         builder = builder.add_source(
             config::Environment::with_prefix("AUTOBRANCH")
                 .prefix_separator("_")
@@ -278,8 +371,32 @@ impl Config {
                 .source(Some(overrides)),
         );
         let merged = builder.build().map_err(|e| ConfigError::Parse(describe(file, e)))?;
-        let value: Value = merged.try_deserialize().map_err(|e| ConfigError::Parse(describe(file, e)))?;
-        Self::from_value(&value)
+        // Through `Raw`, not straight into `Value`, which would turn NaN into `null` (absent).
+        let raw: raw::Raw = merged.try_deserialize().map_err(|e| ConfigError::Parse(describe(file, e)))?;
+        Self::from_value(&raw.into_value("")?)
+    }
+
+    /// Validates a configuration in its serde form (as embedded in checkpoints and
+    /// `tree.json`) by the same rules as a file; errors name the serde form's keys
+    /// (`beam_k`, `system`, and the section keys shared with files).
+    pub fn from_serde_value(value: &Value) -> Result<Self, ConfigError> {
+        let Value::Object(serde_form) = value else {
+            return Err(wrong_type("(top level)", "a mapping of sections", value));
+        };
+        let mut file_form = serde_form.clone();
+        if let Some(k) = file_form.remove("beam_k") {
+            file_form.insert("beam".into(), Value::Object(Map::from_iter([("k".to_owned(), k)])));
+        }
+        if let Some(system) = file_form.remove("system") {
+            match file_form.entry("generation").or_insert_with(|| Value::Object(Map::new())) {
+                Value::Object(g) => {
+                    g.insert("system".into(), system);
+                }
+                other => return Err(wrong_type("generation", "a mapping", other)),
+            }
+        }
+        Self::from_value(&Value::Object(file_form))
+            .map_err(|e| e.rename_key("beam.k", "beam_k").rename_key("generation.system", "system"))
     }
 
     /// Validates an already-parsed configuration tree.
@@ -295,7 +412,7 @@ impl Config {
 
         if let Some(beam) = section(root, "beam")?.into_map() {
             check_keys("beam", beam, keys_of("beam"))?;
-            cfg.beam_k = uint(beam, "beam", "k", 1)?.unwrap_or(5) as usize;
+            cfg.beam_k = usize_at_least(beam, "beam", "k", 1)?.unwrap_or(5);
         }
         if let Some(scorer) = section(root, "scorer")?.into_map() {
             cfg.scorer = scorer_config(scorer)?;
@@ -326,8 +443,8 @@ impl Config {
             check_keys("explore", e, keys_of("explore"))?;
             let d = ExploreConfig::default();
             cfg.explore = ExploreConfig {
-                n: uint(e, "explore", "n", 1)?.map_or(d.n, |v| v as usize),
-                max_depth: uint(e, "explore", "max_depth", 1)?.map_or(d.max_depth, |v| v as usize),
+                n: usize_at_least(e, "explore", "n", 1)?.unwrap_or(d.n),
+                max_depth: usize_at_least(e, "explore", "max_depth", 1)?.unwrap_or(d.max_depth),
             };
         }
         Ok(cfg)
@@ -438,12 +555,29 @@ fn wrong_type(key: &str, expected: &str, found: &Value) -> ConfigError {
 
 /// An integer ≥ `min`, if present (null counts as absent).
 fn uint(map: &Map<String, Value>, section: &str, key: &str, min: u64) -> Result<Option<u64>, ConfigError> {
+    uint_in(map, section, key, min, u64::MAX)
+}
+
+/// An integer ≥ `min` that fits a `usize`, if present.
+fn usize_at_least(map: &Map<String, Value>, section: &str, key: &str, min: u64) -> Result<Option<usize>, ConfigError> {
+    let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+    Ok(uint_in(map, section, key, min, max)?.map(|v| usize::try_from(v).unwrap_or(usize::MAX)))
+}
+
+/// An integer ≥ `min` that fits a `u32`, if present.
+fn u32_at_least(map: &Map<String, Value>, section: &str, key: &str, min: u64) -> Result<Option<u32>, ConfigError> {
+    Ok(uint_in(map, section, key, min, u64::from(u32::MAX))?.map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+}
+
+/// An integer in `[min, max]`, if present (null counts as absent).
+fn uint_in(map: &Map<String, Value>, section: &str, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
     let path = key_path(section, key);
-    let allowed = format!("an integer ≥ {min}");
+    let allowed =
+        if max == u64::MAX { format!("an integer ≥ {min}") } else { format!("an integer in [{min}, {max}]") };
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v >= min => Ok(Some(v)),
+            Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
             _ if n.is_i64() || n.is_u64() => Err(ConfigError::OutOfRange { key: path, value: n.to_string(), allowed }),
             _ => Err(wrong_type(&path, &allowed, &Value::Number(n.clone()))),
         },
@@ -451,28 +585,53 @@ fn uint(map: &Map<String, Value>, section: &str, key: &str, min: u64) -> Result<
     }
 }
 
-/// A finite number inside `[lo, hi]` (`lo_open` makes the lower end exclusive), if present.
-fn number(
-    map: &Map<String, Value>,
-    section: &str,
-    key: &str,
-    (lo, lo_open, hi): (f64, bool, f64),
-) -> Result<Option<f64>, ConfigError> {
-    let path = key_path(section, key);
-    let allowed = match (lo_open, hi.is_finite()) {
+/// `[lo, hi]` with the lower end exclusive when the flag is set.
+type Range = (f64, bool, f64);
+
+fn range_text((lo, lo_open, hi): Range) -> String {
+    match (lo_open, hi.is_finite()) {
         (false, true) => format!("[{lo}, {hi}]"),
         (true, true) => format!("({lo}, {hi}]"),
         (false, false) => format!("a number ≥ {lo}"),
         (true, false) => format!("a number > {lo}"),
-    };
+    }
+}
+
+fn in_range(v: f64, (lo, lo_open, hi): Range) -> bool {
+    v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi
+}
+
+/// A finite number inside `range`, if present.
+fn number(map: &Map<String, Value>, section: &str, key: &str, range: Range) -> Result<Option<f64>, ConfigError> {
+    let path = key_path(section, key);
+    let allowed = range_text(range);
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
             let v = n.as_f64().unwrap_or(f64::NAN);
-            let inside = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
-            if inside { Ok(Some(v)) } else { Err(ConfigError::OutOfRange { key: path, value: n.to_string(), allowed }) }
+            if in_range(v, range) {
+                Ok(Some(v))
+            } else {
+                Err(ConfigError::OutOfRange { key: path, value: n.to_string(), allowed })
+            }
         }
         Some(other) => Err(wrong_type(&path, &format!("a number in {allowed}"), other)),
+    }
+}
+
+/// A number inside `range` that stays inside it as an `f32` (which 1e300 overflows to
+/// infinity and 1e-60 underflows to 0), if present.
+fn number_f32(map: &Map<String, Value>, section: &str, key: &str, range: Range) -> Result<Option<f32>, ConfigError> {
+    let Some(v) = number(map, section, key, range)? else { return Ok(None) };
+    let narrow = v as f32;
+    if in_range(f64::from(narrow), range) {
+        Ok(Some(narrow))
+    } else {
+        Err(ConfigError::OutOfRange {
+            key: key_path(section, key),
+            value: map.get(key).map_or_else(|| v.to_string(), Value::to_string),
+            allowed: format!("{} as a 32-bit float (magnitude from about 1.2e-38 to 3.4e38)", range_text(range)),
+        })
     }
 }
 
@@ -500,8 +659,10 @@ fn type_name<'a>(
     }
 }
 
-const UNIT: (f64, bool, f64) = (0.0, false, 1.0);
-const NON_NEGATIVE: (f64, bool, f64) = (0.0, false, f64::INFINITY);
+const UNIT: Range = (0.0, false, 1.0);
+const NON_NEGATIVE: Range = (0.0, false, f64::INFINITY);
+const POSITIVE: Range = (0.0, true, f64::INFINITY);
+const ANY: Range = (f64::NEG_INFINITY, false, f64::INFINITY);
 
 fn scorer_config(m: &Map<String, Value>) -> Result<ScorerConfig, ConfigError> {
     check_keys("scorer", m, keys_of("scorer"))?;
@@ -512,7 +673,7 @@ fn scorer_config(m: &Map<String, Value>) -> Result<ScorerConfig, ConfigError> {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(s)) => {
                     for id in s.keys() {
-                        let v = number(s, "scorer.scores", id, (f64::NEG_INFINITY, false, f64::INFINITY))?;
+                        let v = number(s, "scorer.scores", id, ANY)?;
                         scores.insert(id.clone(), v.unwrap_or(0.5));
                     }
                 }
@@ -525,8 +686,7 @@ fn scorer_config(m: &Map<String, Value>) -> Result<ScorerConfig, ConfigError> {
                 None | Some(Value::Null) => Weights::CONFIG_DEFAULT,
                 Some(Value::Object(w)) => {
                     check_keys("scorer.weights", w, &Weights::NAMES)?;
-                    let any = (f64::NEG_INFINITY, false, f64::INFINITY);
-                    let get = |name| number(w, "scorer.weights", name, any).map(|v| v.unwrap_or(0.0));
+                    let get = |name| number(w, "scorer.weights", name, ANY).map(|v| v.unwrap_or(0.0));
                     Weights {
                         confidence: get("confidence")?,
                         relevance: get("relevance")?,
@@ -558,7 +718,7 @@ fn entropy_config(m: &Map<String, Value>) -> Result<Option<EntropyConfig>, Confi
     let d = EntropyConfig::default();
     Ok(Some(EntropyConfig {
         min_entropy: number(m, "entropy", "min_entropy", UNIT)?.unwrap_or(d.min_entropy),
-        k_max: uint(m, "entropy", "k_max", 1)?.map_or(d.k_max, |v| v as usize),
+        k_max: usize_at_least(m, "entropy", "k_max", 1)?.unwrap_or(d.k_max),
         delta_epsilon: number(m, "entropy", "delta_epsilon", NON_NEGATIVE)?,
         random_seed: uint(m, "entropy", "random_seed", 0)?.unwrap_or(d.random_seed),
     }))
@@ -602,7 +762,7 @@ fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelCon
         backend: backend.to_owned(),
         model: string(m, section, "model")?.map(str::to_owned),
         host: string(m, section, "host")?.map(str::to_owned),
-        batch_size: uint(m, section, "batch_size", 1)?.map(|v| v as usize),
+        batch_size: usize_at_least(m, section, "batch_size", 1)?,
         device: match string(m, section, "device")? {
             Some(d) if !BURN_DEVICES.contains(&d) => {
                 return Err(ConfigError::UnknownType {
@@ -613,6 +773,9 @@ fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelCon
             }
             d => d.map(str::to_owned),
         },
+        base_url: string(m, section, "base_url")?.map(str::to_owned),
+        api_key_env: string(m, section, "api_key_env")?.map(str::to_owned),
+        concurrency: usize_at_least(m, section, "concurrency", 1)?,
     }))
 }
 
@@ -633,15 +796,88 @@ fn generation_config(m: &Map<String, Value>) -> Result<(SamplingParams, Option<S
         Some(other) => return Err(wrong_type("generation.stop", "a list of non-empty strings", other)),
     };
     let params = SamplingParams {
-        max_tokens: uint(m, s, "max_tokens", 1)?.map_or(d.max_tokens, |v| v.min(u64::from(u32::MAX)) as u32),
-        temperature: number(m, s, "temperature", NON_NEGATIVE)?.map_or(d.temperature, |v| v as f32),
-        top_k: uint(m, s, "top_k", 0)?.map_or(d.top_k, |v| v.min(u64::from(u32::MAX)) as u32),
-        top_p: number(m, s, "top_p", (0.0, true, 1.0))?.map_or(d.top_p, |v| v as f32),
-        min_p: number(m, s, "min_p", UNIT)?.map_or(d.min_p, |v| v as f32),
-        repeat_penalty: number(m, s, "repeat_penalty", (0.0, true, f64::INFINITY))?
-            .map_or(d.repeat_penalty, |v| v as f32),
+        max_tokens: u32_at_least(m, s, "max_tokens", 1)?.unwrap_or(d.max_tokens),
+        temperature: number_f32(m, s, "temperature", NON_NEGATIVE)?.unwrap_or(d.temperature),
+        top_k: u32_at_least(m, s, "top_k", 0)?.unwrap_or(d.top_k),
+        top_p: number_f32(m, s, "top_p", (0.0, true, 1.0))?.unwrap_or(d.top_p),
+        min_p: number_f32(m, s, "min_p", UNIT)?.unwrap_or(d.min_p),
+        repeat_penalty: number_f32(m, s, "repeat_penalty", POSITIVE)?.unwrap_or(d.repeat_penalty),
         seed: uint(m, s, "seed", 0)?.unwrap_or(d.seed),
         stop,
     };
     Ok((params, string(m, s, "system")?.map(str::to_owned)))
+}
+
+impl Config {
+    /// The configuration in the keys and shape that [`Config::load`] reads (`beam.k`,
+    /// `novelty.type`, …), so a tree's `config` can be saved as a file and rerun. Numbers
+    /// held as f32 are written as their shortest decimal form (0.8, not 0.800000011920929).
+    pub fn to_file_value(&self) -> Value {
+        use serde_json::json;
+        let short = |v: f32| v.to_string().parse::<f64>().map_or(Value::Null, Value::from);
+        let scorer = match &self.scorer {
+            ScorerConfig::Composite { weights } => json!({"type": "composite", "weights": weights}),
+            ScorerConfig::Static { scores } => {
+                let sorted: std::collections::BTreeMap<&String, &f64> = scores.iter().collect();
+                json!({"type": "static", "scores": sorted})
+            }
+        };
+        let novelty = match self.novelty {
+            Some(NoveltyConfig::Cosine { threshold }) => json!({"type": "cosine", "threshold": threshold}),
+            Some(NoveltyConfig::Mmr { lambda_param, threshold }) => {
+                json!({"type": "mmr", "lambda_param": lambda_param, "threshold": threshold})
+            }
+            None => Value::Null,
+        };
+        let entropy = self.entropy.map_or(Value::Null, |e| {
+            json!({"type": "shannon", "min_entropy": e.min_entropy, "k_max": e.k_max,
+                   "delta_epsilon": e.delta_epsilon, "random_seed": e.random_seed})
+        });
+        let model = |m: &ModelConfig| {
+            let mut v = json!({"type": m.backend});
+            let fields = [
+                ("model", m.model.clone().map(Value::from)),
+                ("host", m.host.clone().map(Value::from)),
+                ("batch_size", m.batch_size.map(Value::from)),
+                ("device", m.device.clone().map(Value::from)),
+                ("base_url", m.base_url.clone().map(Value::from)),
+                ("api_key_env", m.api_key_env.clone().map(Value::from)),
+                ("concurrency", m.concurrency.map(Value::from)),
+            ];
+            for (key, value) in fields {
+                if let Some(value) = value {
+                    v[key] = value;
+                }
+            }
+            v
+        };
+        let g = &self.generation;
+        let mut generation = json!({
+            "max_tokens": g.max_tokens, "temperature": short(g.temperature), "top_k": g.top_k,
+            "top_p": short(g.top_p), "min_p": short(g.min_p), "repeat_penalty": short(g.repeat_penalty),
+            "seed": g.seed, "stop": g.stop,
+        });
+        if let Some(system) = &self.system {
+            generation["system"] = system.clone().into();
+        }
+        let mut file = json!({
+            "beam": {"k": self.beam_k},
+            "scorer": scorer,
+            "novelty": novelty,
+            "entropy": entropy,
+            "generation": generation,
+            "explore": {"n": self.explore.n, "max_depth": self.explore.max_depth},
+        });
+        if let Some(b) = self.budget {
+            file["budget"] = json!({"max_nodes": b.budget.max_nodes, "max_tokens": b.budget.max_tokens,
+                                    "max_ms": b.budget.max_ms, "mode": b.mode});
+        }
+        if let Some(m) = &self.embedding {
+            file["embedding"] = model(m);
+        }
+        if let Some(m) = &self.generator {
+            file["generator"] = model(m);
+        }
+        file
+    }
 }

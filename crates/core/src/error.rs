@@ -38,6 +38,17 @@ pub enum InputError {
         /// Which candidate (or the parent) carried the vector.
         id: String,
     },
+    /// A candidate's `logprobs` is NaN or infinite, or `null` (how JSON writers store those).
+    #[error(
+        "candidate {id:?} has meta.logprobs = {value}; it must be a finite number (JSON writes NaN and \
+         infinities as null), or be left out"
+    )]
+    NonFiniteLogprobs {
+        /// The candidate.
+        id: String,
+        /// The value found.
+        value: String,
+    },
     /// Precomputed vectors were given for some candidates but not all.
     #[error("{missing} of {total} candidates have no embedding; give one for every candidate (and the parent) or none")]
     PartialEmbeddings {

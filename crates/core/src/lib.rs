@@ -51,5 +51,5 @@ pub use candidate::{Candidate, Meta, ScoredCandidate};
 pub use config::{Config, ConfigError};
 pub use error::{InputError, StepError};
 pub use model::{Embedder, Embeddings, Generator, ModelError};
-pub use selector::{BranchSelector, SelectorState, StepResult};
+pub use selector::{BranchSelector, Duplicate, SelectorState, StepResult};
 pub use vectors::StepVectors;

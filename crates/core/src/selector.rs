@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::beam::BeamSelector;
 use crate::budget::{BudgetManager, BudgetState, BudgetUsage};
-use crate::candidate::{Candidate, ScoredCandidate, validate_ids};
+use crate::candidate::{Candidate, ScoredCandidate, validate_ids, validate_logprobs};
 use crate::entropy::{EntropyDecision, EntropyState, ShannonEntropyStopper};
 use crate::error::StepError;
 use crate::model::Embedder;
@@ -23,6 +23,9 @@ pub struct StepResult {
     pub after_beam: Vec<ScoredCandidate>,
     /// After the novelty filter (equal to `after_beam` without one).
     pub after_novelty: Vec<ScoredCandidate>,
+    /// Each candidate the novelty filter pruned, with the kept candidate it is most similar
+    /// to (empty when no vectors were available).
+    pub duplicates: Vec<Duplicate>,
     /// The entropy stopper's verdict, when one is configured.
     pub entropy: Option<EntropyDecision>,
     /// Whether exploration should expand the kept candidates.
@@ -33,6 +36,17 @@ pub struct StepResult {
     pub budget: Option<BudgetUsage>,
     /// Every fallback taken (no vectors, non-finite scores, …).
     pub warnings: Vec<String>,
+}
+
+/// A candidate the novelty filter pruned, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Duplicate {
+    /// The pruned candidate.
+    pub id: String,
+    /// The kept candidate it is most similar to.
+    pub duplicate_of: String,
+    /// Their cosine similarity.
+    pub similarity: f64,
 }
 
 /// The selector's state between steps, for checkpoints.
@@ -105,17 +119,20 @@ impl BranchSelector {
         embedder: Option<&dyn Embedder>,
     ) -> Result<StepResult, StepError> {
         validate_ids(std::iter::once(parent.id.as_str()).chain(candidates.iter().map(|c| c.id.as_str())))?;
+        validate_logprobs(&candidates)?;
         let mut warnings = Vec::new();
         let vectors = match embedder {
             Some(e) if self.needs_embeddings() && !candidates.is_empty() => {
                 let intents = self.scorer.intent_texts(parent, &candidates);
                 match StepVectors::embed(e, parent, &candidates, &intents).await {
                     Ok(v) => Some(v),
-                    Err(err) if self.vectors_required() => return Err(StepError::Embedding(err)),
-                    Err(err) => {
+                    // Only the scorer wants vectors and it has a fallback; a NaN vector is
+                    // still refused (it is an `Input` error, not an `Embedding` one).
+                    Err(StepError::Embedding(err)) if !self.vectors_required() => {
                         warnings.push(format!("embedding failed: {err}"));
                         None
                     }
+                    Err(err) => return Err(err),
                 }
             }
             _ => None,
@@ -131,6 +148,7 @@ impl BranchSelector {
         vectors: Option<&StepVectors>,
     ) -> Result<StepResult, StepError> {
         validate_ids(std::iter::once(parent.id.as_str()).chain(candidates.iter().map(|c| c.id.as_str())))?;
+        validate_logprobs(&candidates)?;
         self.run(parent, candidates, vectors, Vec::new())
     }
 
@@ -157,6 +175,7 @@ impl BranchSelector {
         let beam_idx = self.beam.select(&scored);
         let after_beam: Vec<ScoredCandidate> = beam_idx.iter().map(|&i| scored[i].clone()).collect();
 
+        let mut duplicates = Vec::new();
         let novelty_idx: Vec<usize> = match &self.novelty {
             Some(filter) => {
                 let sims = vectors.map(|v| {
@@ -166,6 +185,9 @@ impl BranchSelector {
                 let keep = filter
                     .prune(&after_beam, sims.as_ref(), &mut warnings)
                     .map_err(|reason| StepError::MissingEmbeddings { stage: filter.name(), reason })?;
+                if let Some(sims) = &sims {
+                    duplicates = nearest_kept(&after_beam, &keep, sims);
+                }
                 keep.into_iter().map(|p| beam_idx[p]).collect()
             }
             None => beam_idx,
@@ -213,6 +235,7 @@ impl BranchSelector {
             scored,
             after_beam,
             after_novelty,
+            duplicates,
             entropy,
             should_continue,
             budget_exceeded,
@@ -245,4 +268,15 @@ impl BranchSelector {
             stopper.reset();
         }
     }
+}
+
+/// For each of `ranked` not in `keep`, the kept candidate it is most similar to.
+fn nearest_kept(ranked: &[ScoredCandidate], keep: &[usize], sims: &SimilarityMatrix) -> Vec<Duplicate> {
+    (0..ranked.len())
+        .filter(|p| !keep.contains(p))
+        .filter_map(|p| {
+            let (q, sim) = keep.iter().map(|&q| (q, f64::from(sims.get(p, q)))).max_by(|a, b| a.1.total_cmp(&b.1))?;
+            Some(Duplicate { id: ranked[p].id().to_owned(), duplicate_of: ranked[q].id().to_owned(), similarity: sim })
+        })
+        .collect()
 }

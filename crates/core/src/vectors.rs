@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::candidate::Candidate;
-use crate::error::InputError;
+use crate::error::{InputError, StepError};
 use crate::model::{Embedder, Embeddings, ModelError, dot};
 
 /// Vectors for the parent, the candidates and any intent texts of one step.
@@ -26,25 +26,46 @@ impl StepVectors {
             check_vector(id, v, dim)?;
             flat.extend_from_slice(v);
         }
-        let matrix = Embeddings::from_flat(dim, flat).expect("dimensions checked above");
+        // Every vector was checked above, so this cannot fail; map it all the same.
+        let matrix =
+            Embeddings::from_flat(dim, flat).map_err(|_| InputError::EmptyEmbedding { id: parent.0.into() })?;
         Ok(Self { matrix, parent: 0, candidates: (1..=candidates.len()).collect(), intents: HashMap::new() })
     }
 
     /// Embeds the parent, the candidates and `intents` with one call, each distinct text once.
+    /// A backend failure is [`StepError::Embedding`]; a vector holding NaN or an infinity is
+    /// [`InputError::NonFiniteEmbedding`] naming the parent or candidate whose text it is.
     pub async fn embed(
         embedder: &dyn Embedder,
         parent: &Candidate,
         candidates: &[Candidate],
         intents: &[&str],
-    ) -> Result<Self, ModelError> {
+    ) -> Result<Self, StepError> {
         let mut distinct = DistinctTexts::default();
         let parent_row = distinct.slot(&parent.text);
         let candidate_rows: Vec<usize> = candidates.iter().map(|c| distinct.slot(&c.text)).collect();
         let intent_rows: HashMap<String, usize> = intents.iter().map(|t| ((*t).to_owned(), distinct.slot(t))).collect();
         let texts = distinct.texts;
-        let matrix = embedder.embed(&texts).await?;
+        let matrix = match embedder.embed(&texts).await {
+            Ok(m) => m,
+            Err(ModelError::NonFiniteEmbedding { row, index }) => {
+                let id = if row == parent_row {
+                    parent.id.clone()
+                } else if let Some(c) = candidate_rows.iter().position(|&r| r == row) {
+                    candidates[c].id.clone()
+                } else {
+                    let text = texts.get(row).map_or("", String::as_str);
+                    format!("intent {:?}", text.chars().take(60).collect::<String>())
+                };
+                return Err(InputError::NonFiniteEmbedding { id, index }.into());
+            }
+            Err(e) => return Err(StepError::Embedding(e)),
+        };
         if matrix.len() != texts.len() {
-            return Err(ModelError::MismatchedCount { expected: texts.len(), actual: matrix.len() });
+            return Err(StepError::Embedding(ModelError::MismatchedCount {
+                expected: texts.len(),
+                actual: matrix.len(),
+            }));
         }
         Ok(Self { matrix, parent: parent_row, candidates: candidate_rows, intents: intent_rows })
     }

@@ -1,7 +1,9 @@
 use std::io::Write;
 
 use autobranch_core::budget::BudgetMode;
-use autobranch_core::config::{Config, ConfigError, NoveltyConfig, ScorerConfig};
+use autobranch_core::config::{
+    Config, ConfigError, MAX_CONFIG_BYTES, MAX_NESTING, MAX_YAML_NODES, NoveltyConfig, ScorerConfig,
+};
 use autobranch_core::scoring::Weights;
 
 fn file(ext: &str, text: &str) -> tempfile::NamedTempFile {
@@ -209,4 +211,177 @@ fn weights_with_none_positive_fall_back_to_the_scorer_defaults() {
     let c = load(".yaml", "scorer:\n  weights:\n    confidence: 0\n    relevance: -1\n", &[]).unwrap();
     let ScorerConfig::Composite { weights } = c.scorer else { panic!("composite expected") };
     assert_eq!(weights.normalised(), Weights::SCORER_DEFAULT);
+}
+
+#[test]
+fn the_file_form_reads_back_to_the_same_config() {
+    let mut configs = vec![Config::default(), load(".yaml", YAML, &[]).unwrap()];
+    let mmr = "novelty: {type: mmr, lambda_param: 0.3}\nentropy: null\nbudget: {max_nodes: 9, mode: soft}\n\
+               scorer: {type: static, scores: {a: 0.25, B: 1.5}}\n\
+               generation: {temperature: 0.8, top_p: 0.9, min_p: 0.1, repeat_penalty: 1.3, stop: [\"\\n\\n\"], system: Be brief.}\n\
+               generator: {type: ollama, model: m, host: 'h:1'}\nembedding: {type: burn, device: flex, batch_size: 8}\n\
+               explore: {n: 7, max_depth: 3}";
+    configs.push(load(".yaml", mmr, &[]).unwrap());
+    configs.push(load(".yaml", "novelty: null", &[]).unwrap());
+    for config in configs {
+        let file = config.to_file_value();
+        assert_eq!(Config::from_value(&file).unwrap(), config, "{file}");
+    }
+    // f32 settings are written as the user wrote them, without float noise.
+    let file = Config::default().to_file_value();
+    assert_eq!(file["generation"]["temperature"].to_string(), "0.8", "{file}");
+    assert_eq!(file["generation"]["top_p"].to_string(), "0.95", "{file}");
+    assert_eq!(file["generation"]["min_p"].to_string(), "0.05", "{file}");
+}
+
+// Hostile files and values (issue #15).
+
+fn billion_laughs() -> String {
+    let mut yaml = format!("a: &a [{}]\n", ["\"lol\""; 9].join(", "));
+    for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+        yaml += &format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(", "));
+    }
+    yaml
+}
+
+#[test]
+fn yaml_alias_bombs_are_refused_before_they_expand() {
+    let started = std::time::Instant::now();
+    let err = load(".yaml", &billion_laughs(), &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::YamlTooLarge { what: "nodes", limit: MAX_YAML_NODES, .. }), "{err:?}");
+    assert!(
+        err.to_string().ends_with(
+            "expands to more than 100000 nodes once its YAML aliases are resolved; \
+             aliases that multiply the content are refused"
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+    // Few nodes but long text: one 100 kB string repeated 100 times.
+    let text = format!("system: &s \"{}\"\nlist: [{}]\n", "x".repeat(100_000), ["*s"; 100].join(", "));
+    let err = load(".yaml", &text, &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::YamlTooLarge { what: "bytes of text", .. }), "{err:?}");
+}
+
+#[test]
+fn yaml_aliases_that_share_a_section_still_work() {
+    let c = load(".yaml", "generator: &m {type: ollama, model: qwen}\nembedding: *m\n", &[]).unwrap();
+    assert_eq!(c.generator, c.embedding);
+    assert_eq!(c.embedding.unwrap().model.as_deref(), Some("qwen"));
+}
+
+#[test]
+fn files_over_one_mib_are_refused_with_their_size() {
+    let text = format!("beam:\n  k: 3\n#{}\n", "x".repeat(MAX_CONFIG_BYTES as usize));
+    let f = file(".yaml", &text);
+    let err = Config::load_with_env(Some(f.path()), std::iter::empty()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "config file {} is {} bytes; configuration files may be at most 1048576 bytes (1 MiB)",
+            f.path().display(),
+            text.len()
+        )
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_in_files_and_environment_names() {
+    let yaml = format!("beam: {}1{}\n", "[".repeat(100), "]".repeat(100));
+    let err = load(".yaml", &yaml, &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::TooDeep { limit: MAX_NESTING, .. }), "{err:?}");
+    assert!(err.to_string().contains("nests deeper than 64 levels"), "{err}");
+    let name = format!("AUTOBRANCH_{}K", "A__".repeat(100));
+    let err = env_only(&[(&name, "1")]).unwrap_err();
+    assert!(err.to_string().starts_with("environment override AUTOBRANCH_A__A__"), "{err}");
+    // JSON and TOML parsers bound their own nesting.
+    let json = format!("{{\"beam\": {}1{}}}", "[".repeat(1000), "]".repeat(1000));
+    assert!(matches!(load(".json", &json, &[]).unwrap_err(), ConfigError::Parse(_)));
+    let toml = format!("beam = {}1{}\n", "[".repeat(1000), "]".repeat(1000));
+    assert!(matches!(load(".toml", &toml, &[]).unwrap_err(), ConfigError::Parse(_)));
+}
+
+#[test]
+fn repeated_keys_are_refused_in_every_format() {
+    let f = file(".json", r#"{"beam": {"k": 3}, "scorer": {"weights": {"confidence": 1, "confidence": 0}}}"#);
+    let err = Config::load_with_env(Some(f.path()), std::iter::empty()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "config file {} gives `scorer.weights.confidence` more than once; each key may appear once in its mapping",
+            f.path().display()
+        )
+    );
+    let err = load(".toml", "[beam]\nk = 3\nk = 4\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("duplicate key"), "{err}");
+    let err = load(".yaml", "beam:\n  k: 3\n  k: 4\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("duplicated key"), "{err}");
+}
+
+#[test]
+fn nan_and_infinities_are_refused_wherever_they_come_from() {
+    let nan = "`novelty.threshold` = NaN is not a finite number; NaN and infinities are refused";
+    assert_eq!(load(".toml", "[novelty]\nthreshold = nan\n", &[]).unwrap_err().to_string(), nan);
+    assert_eq!(env_only(&[("AUTOBRANCH_NOVELTY__THRESHOLD", "nan")]).unwrap_err().to_string(), nan);
+    let err = env_only(&[("AUTOBRANCH_ENTROPY__MIN_ENTROPY", "inf")]).unwrap_err();
+    assert_eq!(err, ConfigError::NonFinite { key: "entropy.min_entropy".into(), value: "inf".into() });
+    let err = load(".toml", "[scorer.weights]\nconfidence = -inf\n", &[]).unwrap_err();
+    assert!(err.to_string().starts_with("`scorer.weights.confidence` = -inf"), "{err}");
+    for key in ["temperature", "top_p", "min_p", "repeat_penalty"] {
+        let err = load(".toml", &format!("[generation]\n{key} = nan\n"), &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::NonFinite { .. }), "{key}: {err:?}");
+    }
+    for (section, key) in [("novelty", "lambda_param"), ("entropy", "delta_epsilon"), ("scorer.scores", "a")] {
+        let err = load(".toml", &format!("[{section}]\n{key} = inf\n"), &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::NonFinite { .. }), "{section}.{key}: {err:?}");
+    }
+    // YAML's `.nan` does not even parse into a float here.
+    assert!(load(".yaml", "novelty:\n  threshold: .nan\n", &[]).is_err());
+}
+
+#[test]
+fn numbers_must_fit_the_type_they_are_stored_in() {
+    let err = load(".yaml", "generation:\n  temperature: 1e300\n", &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("`generation.temperature` = 1e+300 is out of range; allowed: a number ≥ 0 as a 32-bit float"),
+        "{err}"
+    );
+    let err = load(".yaml", "generation:\n  top_p: 1e-50\n", &[]).unwrap_err();
+    assert!(
+        err.to_string().starts_with("`generation.top_p` = 1e-50 is out of range; allowed: (0, 1] as a 32-bit"),
+        "{err}"
+    );
+    let err = load(".yaml", "generation:\n  max_tokens: 4294967296\n", &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`generation.max_tokens` = 4294967296 is out of range; allowed: an integer in [1, 4294967295]"
+    );
+}
+
+#[test]
+fn the_serde_form_reads_back_and_is_validated_like_a_file() {
+    let full = "novelty: {type: mmr, lambda_param: 0.3}\nbudget: {max_nodes: 9, mode: soft}\n\
+                scorer: {type: static, scores: {a: 0.25}}\ngeneration: {temperature: 0.7, system: Be brief.}\n\
+                generator: {type: ollama, model: m}\nexplore: {n: 3, max_depth: 4}";
+    for config in [Config::default(), load(".yaml", YAML, &[]).unwrap(), load(".yaml", full, &[]).unwrap()] {
+        let value = serde_json::to_value(&config).unwrap();
+        assert_eq!(Config::from_serde_value(&value).unwrap(), config, "{value}");
+    }
+    let cases = [
+        ("/beam_k", serde_json::json!(0), "`beam_k` = 0 is out of range; allowed: an integer ≥ 1"),
+        ("/entropy/k_max", serde_json::json!(0), "`entropy.k_max` = 0 is out of range; allowed: an integer ≥ 1"),
+        ("/novelty/threshold", serde_json::json!(5), "`novelty.threshold` = 5 is out of range; allowed: [0, 1]"),
+        (
+            "/explore/max_depth",
+            serde_json::json!(0),
+            "`explore.max_depth` = 0 is out of range; allowed: an integer ≥ 1",
+        ),
+        ("/system", serde_json::json!(7), "`system` must be a string, got 7"),
+    ];
+    for (pointer, bad, message) in cases {
+        let mut value = serde_json::to_value(Config::default()).unwrap();
+        *value.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = bad;
+        assert_eq!(Config::from_serde_value(&value).unwrap_err().to_string(), message);
+    }
 }

@@ -164,3 +164,188 @@ async fn inconsistent_checkpoints_are_refused() {
     let err = Exploration::load(&path).unwrap_err();
     assert!(err.to_string().contains("unknown parent n99"), "{err}");
 }
+
+// Hostile checkpoints (issue #15): everything `Exploration::load` must refuse.
+
+/// A checkpoint after one expansion of a depth-3 tree (kept children queued), as JSON.
+async fn one_expansion(path: &std::path::Path) -> serde_json::Value {
+    let (g, e) = (WordGenerator::default(), HashEmbedder::default());
+    let mut x = Explorer::new(&g, Some(&e), config(3, 3));
+    let mut state = x.start("Tell a story");
+    x.expand_next(&mut state).await.unwrap();
+    assert!(!state.queue.is_empty());
+    state.save(path).unwrap();
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn load_error(path: &std::path::Path, state: &serde_json::Value) -> CheckpointError {
+    std::fs::write(path, serde_json::to_vec(state).unwrap()).unwrap();
+    Exploration::load(path).unwrap_err()
+}
+
+#[tokio::test]
+async fn checkpoint_configs_are_validated_like_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.json");
+    let good = one_expansion(&path).await;
+    let entropy = serde_json::json!({"min_entropy": 0.6, "k_max": 0, "delta_epsilon": null, "random_seed": 42});
+    let cases = [
+        ("/config/config/beam_k", serde_json::json!(0), "`beam_k` = 0 is out of range; allowed: an integer ≥ 1"),
+        ("/config/config/entropy", entropy, "`entropy.k_max` = 0 is out of range; allowed: an integer ≥ 1"),
+        (
+            "/config/config/novelty/threshold",
+            serde_json::json!(5),
+            "`novelty.threshold` = 5 is out of range; allowed: [0, 1]",
+        ),
+        (
+            "/config/config/explore/max_depth",
+            serde_json::json!(0),
+            "`explore.max_depth` = 0 is out of range; allowed: an integer ≥ 1",
+        ),
+    ];
+    for (pointer, bad, message) in cases {
+        let mut state = good.clone();
+        *state.pointer_mut(pointer).unwrap() = bad;
+        let err = load_error(&path, &state);
+        assert!(matches!(err, CheckpointError::InvalidConfig { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("checkpoint {} holds an invalid configuration: {message}", path.display()));
+    }
+    let mut state = good.clone();
+    state["config"].as_object_mut().unwrap().remove("config");
+    assert!(load_error(&path, &state).to_string().contains("`config` must be the configuration"), "no config");
+}
+
+#[tokio::test]
+async fn checkpoint_config_is_a_result_that_resumes_to_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.json");
+    one_expansion(&path).await;
+    let mut state = Exploration::load(&path).unwrap();
+    let cfg = Explorer::checkpoint_config(&state).unwrap();
+    assert_eq!(cfg, config(3, 3));
+    let (g, e) = (WordGenerator::default(), HashEmbedder::default());
+    let mut x = Explorer::new(&g, Some(&e), cfg);
+    x.resume(&state).unwrap();
+    x.run(&mut state, None).await.unwrap();
+    // Timings are wall-clock shares, so they differ between runs.
+    let untimed = |mut s: Exploration| {
+        s.nodes.iter_mut().for_each(|n| n.gen_ms = 0.0);
+        s
+    };
+    assert_eq!(untimed(state.clone()), untimed(explore(config(3, 3)).await));
+    state.config["config"]["beam_k"] = 0.into();
+    let err = Explorer::checkpoint_config(&state).unwrap_err();
+    assert_eq!(err.to_string(), "`beam_k` = 0 is out of range; allowed: an integer ≥ 1");
+}
+
+#[tokio::test]
+async fn checkpoint_queues_hold_only_expandable_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.json");
+    let good = one_expansion(&path).await;
+    let first = good["queue"][0].as_u64().unwrap() as usize;
+    let pruned = good["nodes"].as_array().unwrap().iter().position(|n| n["status"] == "pruned_beam").unwrap();
+    let id = |i: usize| good["nodes"][i]["id"].as_str().unwrap().to_owned();
+    let cases: Vec<(&str, serde_json::Value, String)> = vec![
+        // A hand-edited max depth turns the queued depth-1 nodes into nodes at max depth.
+        (
+            "/config/config/explore/max_depth",
+            1.into(),
+            format!("queue names node {} at depth 1; nodes at explore.max_depth = 1 are not expanded", id(first)),
+        ),
+        ("/queue", serde_json::json!([first, first]), format!("queue names node {} twice", id(first))),
+        (
+            "/queue",
+            serde_json::json!([pruned]),
+            format!(
+                "queue names node {} with status PrunedBeam; only the root and kept nodes wait for expansion",
+                id(pruned)
+            ),
+        ),
+        ("/queue", serde_json::json!([0]), "queue names node n0, which has been expanded already".into()),
+        ("/queue", serde_json::json!([99]), "queue names node index 99, but there are 4 nodes".into()),
+        ("/stop_reason", "max_depth".into(), "it has ended (MaxDepth) but its queue still names".into()),
+    ];
+    for (pointer, bad, message) in cases {
+        let mut state = good.clone();
+        *state.pointer_mut(pointer).unwrap() = bad;
+        let err = load_error(&path, &state);
+        assert!(matches!(err, CheckpointError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains(&message), "{err}\nexpected: {message}");
+    }
+}
+
+#[tokio::test]
+async fn checkpoint_counters_and_numbers_must_match_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.json");
+    let good = one_expansion(&path).await;
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/expansions", u64::MAX.into(), "expansions is 18446744073709551615, but 1 node(s) have children"),
+        ("/expansions", 0.into(), "expansions is 0, but 1 node(s) have children"),
+        ("/nodes/1/score", 5.0.into(), "node n1 has score 5; scores lie in [0, 1]"),
+        ("/nodes/1/gen_ms", (-1.0).into(), "node n1 has gen_ms -1; it must be a finite number ≥ 0"),
+        ("/nodes/1/depth", 2.into(), "node n1 has depth 2 under a parent of depth 0"),
+    ];
+    for (pointer, bad, message) in cases {
+        let mut state = good.clone();
+        *state.pointer_mut(pointer).unwrap() = bad;
+        let err = load_error(&path, &state).to_string();
+        assert!(err.contains(message), "{err}\nexpected: {message}");
+    }
+    // Three children per expansion: a fourth under the root breaks the count.
+    let mut state = good.clone();
+    let mut extra = state["nodes"][1].clone();
+    extra["id"] = "n9".into();
+    state["nodes"].as_array_mut().unwrap().push(extra);
+    let err = load_error(&path, &state).to_string();
+    assert!(err.contains("node n0 has 4 children; every expansion adds explore.n = 3"), "{err}");
+    // JSON has no NaN: a file that spells one does not parse.
+    let text = serde_json::to_string(&good).unwrap().replacen("\"gen_ms\":", "\"gen_ms\":NaN,\"x\":", 1);
+    std::fs::write(&path, text).unwrap();
+    assert!(matches!(Exploration::load(&path), Err(CheckpointError::Corrupt { .. })));
+}
+
+/// Reports a NaN mean logprob for the second candidate of every batch.
+struct NanLogprobs(WordGenerator);
+
+#[async_trait::async_trait]
+impl autobranch_core::Generator for NanLogprobs {
+    fn model_id(&self) -> &str {
+        "nan-logprobs"
+    }
+    async fn generate(
+        &self,
+        request: &autobranch_core::model::GenerationRequest,
+    ) -> Result<autobranch_core::model::Generation, autobranch_core::ModelError> {
+        let mut generation = self.0.generate(request).await?;
+        generation.candidates[1].logprob_mean = Some(f64::NAN);
+        Ok(generation)
+    }
+}
+
+#[tokio::test]
+async fn a_nan_logprob_is_refused_before_the_tree_changes() {
+    let (g, e) = (NanLogprobs(WordGenerator::default()), HashEmbedder::default());
+    let mut x = Explorer::new(&g, Some(&e), config(3, 2));
+    let mut state = x.start("Tell a story");
+    let before = state.clone();
+    let err = x.expand_next(&mut state).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "selection failed at node n0: candidate \"n2\" has meta.logprobs = NaN; it must be a finite number \
+         (JSON writes NaN and infinities as null), or be left out"
+    );
+    assert_eq!(state, before);
+}
+
+#[tokio::test]
+async fn an_expansion_counter_that_cannot_give_seeds_is_an_error() {
+    let (g, e) = (WordGenerator::default(), HashEmbedder::default());
+    let mut x = Explorer::new(&g, Some(&e), config(3, 2));
+    let mut state = x.start("Tell a story");
+    state.expansions = u64::MAX;
+    let err = x.expand_next(&mut state).await.unwrap_err();
+    assert!(matches!(err, ExploreError::InconsistentState(_)), "{err}");
+    assert!(g.requests.lock().unwrap().is_empty(), "nothing was generated");
+}

@@ -149,3 +149,62 @@ fn precomputed_vectors_are_checked() {
     let err = StepVectors::precomputed(("p", &[]), &[]).unwrap_err();
     assert_eq!(err, InputError::EmptyEmbedding { id: "p".into() });
 }
+
+/// Returns NaN in one component of the vector of every text containing "poison", building
+/// the matrix the way backends do (so `Embeddings` itself refuses it).
+struct PoisonEmbedder;
+
+#[async_trait::async_trait]
+impl autobranch_core::Embedder for PoisonEmbedder {
+    fn model_id(&self) -> &str {
+        "poison"
+    }
+    fn dim(&self) -> usize {
+        support::DIM
+    }
+    async fn embed(&self, texts: &[String]) -> Result<autobranch_core::Embeddings, autobranch_core::ModelError> {
+        let rows: Vec<Vec<f32>> = texts
+            .iter()
+            .map(|t| {
+                let mut v = support::hash_vector(t);
+                if t.contains("poison") {
+                    v[3] = f32::NAN;
+                }
+                v
+            })
+            .collect();
+        autobranch_core::Embeddings::from_rows(&rows)
+    }
+}
+
+#[tokio::test]
+async fn a_nan_embedding_is_refused_naming_the_candidate_even_without_vector_stages() {
+    let mut cs = candidates();
+    cs[2].text = "poison in the well".into();
+    let message = "embedding of \"c3\" holds a non-finite value at index 3; vectors must be finite";
+    // Novelty needs vectors; the scorer alone would otherwise fall back with a warning.
+    let selectors = [Config::default().build_selector(), BranchSelector::new(Box::new(CompositeScorer::default()), 2)];
+    for mut selector in selectors {
+        let err = selector.step(&cand("p", "x"), cs.clone(), Some(&PoisonEmbedder)).await.unwrap_err();
+        assert!(
+            matches!(&err, StepError::Input(InputError::NonFiniteEmbedding { id, index: 3 }) if id == "c3"),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), message);
+    }
+    let err = Config::default().build_selector().step(&cand("p", "poison"), candidates(), Some(&PoisonEmbedder)).await;
+    assert!(matches!(err, Err(StepError::Input(InputError::NonFiniteEmbedding { id, .. })) if id == "p"));
+}
+
+#[test]
+fn a_null_logprob_is_refused_naming_the_candidate() {
+    let mut selector = static_selector(&[], 2);
+    let mut cs = candidates();
+    cs[1] = cs[1].clone().with_meta("logprobs", f64::INFINITY);
+    let err = selector.step_with_vectors(&cand("p", "x"), cs, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "candidate \"c2\" has meta.logprobs = null; it must be a finite number (JSON writes NaN and infinities \
+         as null), or be left out"
+    );
+}

@@ -1,6 +1,7 @@
 //! A GGUF header reader that validates a file before llama.cpp sees it: llama.cpp aborts
-//! the process on some malformed files, so the magic, version, metadata, tensor table and
-//! every tensor's byte range are checked here first.
+//! the process on some malformed files, so the magic, version, metadata, tensor table,
+//! every tensor's byte range (inside the file, no two overlapping) and the hyperparameters
+//! (see [`crate::hparams`]) are checked here first.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -55,6 +56,18 @@ pub enum GgufError {
         name: String,
         /// Why.
         source: DequantError,
+    },
+    /// A hyperparameter in the metadata is out of the range a loader can use.
+    #[error("{path}: {key} = {value} is out of range; allowed: {allowed}")]
+    Hyperparameter {
+        /// The file.
+        path: PathBuf,
+        /// The metadata key (with `[i]` for one element of a per-layer array).
+        key: String,
+        /// The value found.
+        value: String,
+        /// What the key may hold.
+        allowed: String,
     },
     /// The structure is damaged or the file ends early.
     #[error("{path} is a damaged or truncated GGUF file: {reason}")]
@@ -231,9 +244,25 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// Reads and validates the header of the GGUF file at `path`, including that every tensor's
-/// data lies inside the file.
+/// Reads and validates the header of the GGUF file at `path`: its structure, that every
+/// tensor's data lies inside the file with no two overlapping, and the hyperparameters.
 pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
+    let (header, _) = read_structure(path)?;
+    crate::hparams::check(&header).map_err(|e| GgufError::Hyperparameter {
+        path: path.to_owned(),
+        key: e.key,
+        value: e.value,
+        allowed: e.allowed,
+    })?;
+    Ok(header)
+}
+
+/// Where a metadata value is stored: its absolute file offset and GGUF value type.
+pub(crate) type ValueAt = BTreeMap<String, (u64, u32)>;
+
+/// The header with its structure checked (not its hyperparameters), and where each
+/// metadata value lies.
+pub(crate) fn read_structure(path: &Path) -> Result<(GgufHeader, ValueAt), GgufError> {
     let io = |e: std::io::Error| GgufError::Io { path: path.to_owned(), reason: e.to_string() };
     let file = File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -257,9 +286,11 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
         )));
     }
     let mut metadata = BTreeMap::new();
+    let mut value_at = BTreeMap::new();
     for _ in 0..kv_count {
         let key = r.string("metadata key").map_err(corrupt)?;
         let ty = r.u32(&key).map_err(corrupt)?;
+        value_at.insert(key.clone(), (r.pos, ty));
         let value = r.value(ty, &key, 0).map_err(corrupt)?;
         metadata.insert(key, value);
     }
@@ -277,27 +308,43 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
     }
     let alignment = metadata.get("general.alignment").and_then(Value::as_u64).unwrap_or(32).max(1);
     let data_offset = r.pos.div_ceil(alignment) * alignment;
+    // (start, end) of each tensor's bytes relative to the data section; the end is unknown
+    // for types this crate does not know.
+    let mut extents = Vec::with_capacity(tensors.len());
     for t in &tensors {
         let elements = t.dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
         let Some(elements) = elements else {
             return Err(corrupt(format!("tensor {} has dimensions {:?} whose product overflows", t.name, t.dims)));
         };
         // Unknown (newer) types are left to llama.cpp; known ones must fit in the file.
+        let mut end = None;
         if let Some((block_bytes, block_elems)) = t.ggml_type.layout() {
             let bytes = elements.div_ceil(block_elems).saturating_mul(block_bytes);
-            let end = data_offset.saturating_add(t.offset).saturating_add(bytes);
-            if end > size {
+            let file_end = data_offset.saturating_add(t.offset).saturating_add(bytes);
+            if file_end > size {
                 return Err(corrupt(format!(
-                    "tensor {} needs bytes {}..{end} but the file has {size} bytes",
+                    "tensor {} needs bytes {}..{file_end} but the file has {size} bytes",
                     t.name,
-                    data_offset + t.offset
+                    data_offset.saturating_add(t.offset)
                 )));
             }
+            end = Some(t.offset + bytes);
+        }
+        extents.push((t.offset, end, t.name.as_str()));
+    }
+    // Two tensors sharing bytes would make one a view of the other's data.
+    extents.sort_unstable_by_key(|e| e.0);
+    for pair in extents.windows(2) {
+        let ((start, end, name), (next, _, other)) = (pair[0], pair[1]);
+        if let Some(end) = end.filter(|&end| end > next) {
+            return Err(corrupt(format!(
+                "tensors {name} (data bytes {start}..{end}) and {other} (from byte {next}) overlap"
+            )));
         }
     }
     // The reader is buffered; make sure seeking is possible (a FIFO is not a model file).
     r.inner.seek(SeekFrom::Start(0)).map_err(io)?;
-    Ok(GgufHeader { version, metadata, tensors, data_offset, file_size: size })
+    Ok((GgufHeader { version, metadata, tensors, data_offset, file_size: size }, value_at))
 }
 
 #[cfg(test)]
@@ -364,5 +411,21 @@ mod tests {
         assert!(matches!(read_header(Path::new("/nonexistent/model.gguf")), Err(GgufError::Io { .. })));
         let f = write(b"");
         assert!(matches!(read_header(f.path()), Err(GgufError::NotGguf { .. })));
+    }
+
+    #[test]
+    fn refuses_overlapping_tensors() {
+        let builder =
+            crate::testing::GgufBuilder::new().tensor("a", &[16], vec![1.0; 16]).tensor("b", &[8], vec![2.0; 8]);
+        let mut bytes = builder.bytes();
+        assert!(read_header(write(&bytes).path()).is_ok());
+        // b's offset field follows its name, dimension count, one dimension and its type.
+        let name = [&1u64.to_le_bytes()[..], b"b"].concat();
+        let at = bytes.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+        let offset = at + 4 + 8 + 4;
+        assert_eq!(bytes[offset..offset + 8], 64u64.to_le_bytes());
+        bytes[offset..offset + 8].copy_from_slice(&32u64.to_le_bytes());
+        let err = read_header(write(&bytes).path()).unwrap_err();
+        assert!(err.to_string().contains("tensors a (data bytes 0..64) and b (from byte 32) overlap"), "{err}");
     }
 }

@@ -4,12 +4,16 @@
 //! runs the model:
 //!
 //! - [`read_header`]: the header, metadata and tensor table, validated (magic, version,
-//!   every tensor's byte range) so a damaged file is an error rather than an abort;
+//!   every tensor's byte range, and the hyperparameters: layer and head counts, widths,
+//!   epsilons, rope settings, context length, special token ids) so a damaged or hostile
+//!   file is an error naming the key, the value and the allowed range rather than an abort;
 //! - [`GgufFile::read_f32`]: a tensor dequantised to f32 ([`dequantize`] reads F32, F16,
 //!   BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K);
 //! - [`bpe_tokenizer`] and [`BertTokenizer`]: the model's tokenizer rebuilt from
 //!   `tokenizer.ggml.*` with the `tokenizers` crate;
-//! - [`ChatTemplate`]: chat prompts rendered from the file's own Jinja template.
+//! - [`ChatTemplate`]: chat prompts rendered from the file's own Jinja template;
+//! - `testing` (feature `test-support`): small GGUF files written, and real ones patched in
+//!   place, for tests of hostile models.
 //!
 //! ```no_run
 //! use autobranch_gguf::GgufFile;
@@ -25,7 +29,10 @@
 mod chat;
 mod file;
 mod header;
+mod hparams;
 mod tensor;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 mod tokenizer;
 
 pub use chat::{ChatTemplate, prompt_text};

@@ -129,6 +129,13 @@ impl BertConfig {
             )));
         }
         let max_position_embeddings = need("max_position_embeddings", raw.max_position_embeddings)?;
+        let layer_norm_eps = raw.layer_norm_eps.unwrap_or(1e-12);
+        // A negative, zero or NaN epsilon turns every layer norm into NaN.
+        if !(layer_norm_eps > 0.0 && (layer_norm_eps as f32).is_finite()) {
+            return Err(invalid(format!(
+                "layer_norm_eps = {layer_norm_eps} is out of range; allowed: a finite number > 0"
+            )));
+        }
 
         let sbert = dir.join("sentence_bert_config.json");
         let (max_seq_length, source) = match max_seq_length {
@@ -157,7 +164,7 @@ impl BertConfig {
             intermediate_size: need("intermediate_size", raw.intermediate_size)?,
             max_position_embeddings,
             type_vocab_size: raw.type_vocab_size.unwrap_or(2).max(1),
-            layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-12),
+            layer_norm_eps,
             activation,
             max_seq_length,
             pooling: load_pooling(dir)?,
@@ -281,6 +288,23 @@ mod tests {
         assert_eq!(BertConfig::load(dir.path(), None).unwrap().pooling, Pooling::Cls);
         std::fs::write(&pooling, r#"{"pooling_mode_max_tokens": true}"#).unwrap();
         assert!(BertConfig::load(dir.path(), None).unwrap_err().to_string().contains("unsupported pooling"));
+    }
+
+    #[test]
+    fn layer_norm_eps_must_be_positive_and_finite() {
+        for (eps, shown) in [("-1", "-1"), ("0", "0"), ("-1e-12", "-0.000000000001")] {
+            let dir = folder(&MINI.replace(
+                "\"max_position_embeddings\":32",
+                &format!("\"max_position_embeddings\":32,\"layer_norm_eps\":{eps}"),
+            ));
+            let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
+            assert!(
+                e.ends_with(&format!(
+                    "config.json: layer_norm_eps = {shown} is out of range; allowed: a finite number > 0"
+                )),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the file's own naming), then `burn-store` applies the tensors, transposing linear
 //! weights and casting half-precision files to f32.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::Path;
 
@@ -64,11 +64,27 @@ fn read_header(path: &Path) -> Result<HashMap<String, (String, Vec<usize>)>, Loa
 }
 
 /// Checks that `path` holds every tensor `config` needs with the right shape and a float
-/// dtype; returns the name prefix the file uses (`""` or `"bert."`).
+/// dtype, and as many layers as `config` says; returns the name prefix the file uses (`""`
+/// or `"bert."`). Only the header is read, and the layer count is checked first, so an
+/// absurd configuration costs nothing.
 fn check_tensors(path: &Path, config: &BertConfig) -> Result<&'static str, LoadError> {
     let header = read_header(path)?;
     let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
     let prefix = if header.contains_key("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+    let layer_prefix = format!("{prefix}encoder.layer.");
+    let layers: BTreeSet<usize> =
+        header.keys().filter_map(|name| name.strip_prefix(&layer_prefix)?.split('.').next()?.parse().ok()).collect();
+    if layers.len() != config.num_hidden_layers {
+        let held = match (layers.first(), layers.last()) {
+            (Some(first), Some(last)) => format!(": {layer_prefix}{first} to {layer_prefix}{last}"),
+            _ => String::new(),
+        };
+        return Err(invalid(format!(
+            "config.json has num_hidden_layers = {}, but the file holds {}{held}",
+            config.num_hidden_layers,
+            layers.len()
+        )));
+    }
     let mut missing = Vec::new();
     for (name, want) in config.expected_tensors() {
         let full = format!("{prefix}{name}");
@@ -176,6 +192,22 @@ mod tests {
         let e = check_tensors(&write(dir.path(), &all), &config).unwrap_err().to_string();
         assert!(
             e.contains("encoder.layer.0.intermediate.dense.weight has shape [8, 5], but config.json implies [8, 4]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_layer_count_must_match_the_file_before_anything_is_built() {
+        let mut config = tiny();
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &config.expected_tensors());
+        config.num_hidden_layers = 10_000_000;
+        let e = check_tensors(&path, &config).unwrap_err().to_string();
+        assert!(
+            e.ends_with(
+                "config.json has num_hidden_layers = 10000000, but the file holds 1: encoder.layer.0 to \
+                 encoder.layer.0"
+            ),
             "{e}"
         );
     }

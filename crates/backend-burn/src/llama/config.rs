@@ -29,7 +29,9 @@ pub struct LlamaConfig {
 }
 
 impl LlamaConfig {
-    /// Reads the configuration; errors name the key and what was expected.
+    /// Reads the configuration from a header `read_header` has checked (value ranges, head
+    /// divisibility, widths the file's tensors can hold, a bounded context length), and
+    /// refuses what this decoder does not implement; errors name the key and what was expected.
     pub fn from_gguf(header: &GgufHeader) -> Result<Self, String> {
         let arch = header.architecture().ok_or("the GGUF has no general.architecture")?;
         if !ARCHITECTURES.contains(&arch) {

@@ -2,7 +2,7 @@
 //! branching: the prompt runs once, its KV cache is repeated for the `n` candidates, and
 //! all live candidates decode together as one batch per step.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,6 +34,7 @@ pub struct BurnGeneratorOptions {
 }
 
 struct Inner {
+    path: PathBuf,
     model: LlamaModel,
     tokenizer: BpeTokenizer,
     template: Option<ChatTemplate>,
@@ -68,6 +69,7 @@ impl BurnGenerator {
     /// Loads a GGUF file: configuration and tokenizer from its metadata, weights
     /// dequantised to f32 on the chosen backend.
     pub fn load(path: &Path, options: BurnGeneratorOptions) -> Result<Self, LoadError> {
+        // Opening checks the hyperparameters, so nothing below allocates by an absurd one.
         let file = GgufFile::open(path)?;
         let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
         let config = LlamaConfig::from_gguf(file.header()).map_err(invalid)?;
@@ -100,7 +102,7 @@ impl BurnGenerator {
                 model.vocab()
             )));
         }
-        let inner = Inner { model, tokenizer, template, device, n_ctx };
+        let inner = Inner { path: path.to_owned(), model, tokenizer, template, device, n_ctx };
         let sequential = options.sequential;
         Ok(Self { inner: Arc::new(inner), model_id: path.display().to_string(), backend, sequential })
     }
@@ -164,9 +166,18 @@ impl Inner {
         Ok(())
     }
 
-    /// `[rows, vocab]` logits copied to the host.
+    /// `[rows, vocab]` logits copied to the host; NaN or infinite ones (NaN weights, which
+    /// the header check cannot see) are an error naming the file, so no NaN log-probability
+    /// leaves the generator.
     fn logits(&self, logits: Tensor<2>) -> Result<Vec<f32>, ModelError> {
-        logits.into_data().try_into_vec::<f32>().map_err(|e| backend_error("reading logits", e))
+        let logits = logits.into_data().try_into_vec::<f32>().map_err(|e| backend_error("reading logits", e))?;
+        match logits.iter().find(|l| !l.is_finite()) {
+            None => Ok(logits),
+            Some(l) => Err(ModelError::BrokenModel(format!(
+                "{}: the model computed logits containing {l}; its weights or hyperparameters are broken",
+                self.path.display()
+            ))),
+        }
     }
 
     fn generate(&self, request: &GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {

@@ -33,9 +33,10 @@ pub struct LlamaModel {
     out_norm: Tensor<1>,
     /// `[hidden, vocab]`.
     output: Tensor<2>,
-    /// `[context, head_dim / 2]` each.
-    cos: Tensor<2>,
-    sin: Tensor<2>,
+    /// base^(−2i/head_dim) for each rotated pair i. The angles are computed per forward pass
+    /// for its positions only, so nothing is allocated per position of the context (a
+    /// model may claim millions).
+    inv_freq: Vec<f64>,
     vocab: usize,
     device: Device,
 }
@@ -152,8 +153,8 @@ impl LlamaModel {
             })
             .collect::<Result<Vec<_>, String>>()?;
         let out_norm = l.vector("output_norm.weight", d)?;
-        let (cos, sin) = rope_tables(&config, device);
-        Ok(Self { config, embedding, blocks, out_norm, output, cos, sin, vocab, device: device.clone() })
+        let inv_freq = (0..hd / 2).map(|i| config.rope_base.powf(-2.0 * i as f64 / hd as f64)).collect();
+        Ok(Self { config, embedding, blocks, out_norm, output, inv_freq, vocab, device: device.clone() })
     }
 
     /// Vocabulary size (rows of the embedding).
@@ -171,12 +172,29 @@ impl LlamaModel {
         x.div(rms) * weight.clone().unsqueeze::<3>()
     }
 
-    /// Rotates adjacent pairs of `x` (`[batch, heads, seq, head_dim]`) by the angles of
-    /// positions `start..start + seq`.
-    fn rope(&self, x: Tensor<4>, start: usize) -> Tensor<4> {
+    /// cos and sin of position · base^(−2i/head_dim) for positions `start..start + seq`,
+    /// `[1, 1, seq, head_dim / 2, 1]` each.
+    fn rope_angles(&self, start: usize, seq: usize) -> (Tensor<5>, Tensor<5>) {
+        let half = self.inv_freq.len();
+        let mut cos = Vec::with_capacity(seq * half);
+        let mut sin = Vec::with_capacity(seq * half);
+        for pos in start..start + seq {
+            for f in &self.inv_freq {
+                let theta = pos as f64 * f;
+                cos.push(theta.cos() as f32);
+                sin.push(theta.sin() as f32);
+            }
+        }
+        let shape = [1, 1, seq, half, 1];
+        let tensor = |data: Vec<f32>| Tensor::from_data(TensorData::new(data, shape), &self.device);
+        (tensor(cos), tensor(sin))
+    }
+
+    /// Rotates adjacent pairs of `x` (`[batch, heads, seq, head_dim]`) by `angles` (see
+    /// [`LlamaModel::rope_angles`]).
+    fn rope(&self, x: Tensor<4>, angles: &(Tensor<5>, Tensor<5>)) -> Tensor<4> {
         let [b, h, s, hd] = x.dims();
-        let cos = self.cos.clone().slice(start..start + s).reshape([1, 1, s, hd / 2, 1]);
-        let sin = self.sin.clone().slice(start..start + s).reshape([1, 1, s, hd / 2, 1]);
+        let (cos, sin) = (angles.0.clone(), angles.1.clone());
         let pairs = x.reshape([b, h, s, hd / 2, 2]);
         let even = pairs.clone().slice([0..b, 0..h, 0..s, 0..hd / 2, 0..1]);
         let odd = pairs.slice([0..b, 0..h, 0..s, 0..hd / 2, 1..2]);
@@ -199,6 +217,7 @@ impl LlamaModel {
         // Causal masking is needed only when several new positions see each other; the
         // prompt always starts an empty cache, so query i sees keys 0..=i.
         let options = AttentionModuleOptions { is_causal: seq > 1, ..AttentionModuleOptions::default() };
+        let angles = self.rope_angles(start, seq);
         for (layer, block) in self.blocks.iter().enumerate() {
             let qkv = self.rms_norm(x.clone(), &block.attn_norm).matmul(block.qkv.clone().unsqueeze());
             let split = |from: usize, heads: usize| {
@@ -207,8 +226,8 @@ impl LlamaModel {
                     .reshape([batch, seq, heads, hd])
                     .swap_dims(1, 2)
             };
-            let q = self.rope(split(0, h), start);
-            let k = self.rope(split(h, kv), start);
+            let q = self.rope(split(0, h), &angles);
+            let k = self.rope(split(h, kv), &angles);
             let v = split(h + kv, kv);
             let (keys, values) = match (cache.keys.get(layer), cache.values.get(layer)) {
                 (Some(pk), Some(pv)) => (Tensor::cat(vec![pk.clone(), k], 2), Tensor::cat(vec![pv.clone(), v], 2)),
@@ -243,22 +262,6 @@ impl LlamaModel {
         let last = self.rms_norm(last, &self.out_norm).reshape([batch, c.hidden]);
         last.matmul(self.output.clone())
     }
-}
-
-/// cos and sin of position · base^(−2i/head_dim) for every position of the context.
-fn rope_tables(c: &LlamaConfig, device: &Device) -> (Tensor<2>, Tensor<2>) {
-    let half = c.head_dim / 2;
-    let mut cos = Vec::with_capacity(c.context_length * half);
-    let mut sin = Vec::with_capacity(c.context_length * half);
-    for pos in 0..c.context_length {
-        for i in 0..half {
-            let theta = pos as f64 * c.rope_base.powf(-2.0 * i as f64 / c.head_dim as f64);
-            cos.push(theta.cos() as f32);
-            sin.push(theta.sin() as f32);
-        }
-    }
-    let shape = [c.context_length, half];
-    (Tensor::from_data(TensorData::new(cos, shape), device), Tensor::from_data(TensorData::new(sin, shape), device))
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub async fn run(
     let texts = texts(&input);
     let choice = Choice::embedder(model, config.embedding.as_ref());
     let embedder = backends::embedder(&choice).await?;
-    let m = embedder.embed(&texts).await.runtime()?;
+    let m = embedder.embed(&texts).await.map_err(crate::failure::model_failure)?;
     if json {
         let out = json!({"model": embedder.model_id(), "dim": m.dim(), "embeddings": m.to_rows()});
         println!("{}", serde_json::to_string(&out).runtime()?);

@@ -3,10 +3,13 @@
 //! until max depth, the budget or the entropy stop. Checkpoints after every expanded node.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
-use autobranch_core::explore::{Exploration, ExploreError, Explorer, NodeStatus};
+use autobranch_core::entropy::EntropyReason;
+use autobranch_core::explore::{
+    EntropyRecord, Exploration, ExploreError, Explorer, Node, NodeStatus, Pruning, StopReason,
+};
 use autobranch_core::{Config, StepError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +18,7 @@ use serde_json::Value;
 use crate::args::{EmbedderArgs, GeneratorArgs, SamplingArgs, load_config};
 use crate::backends::{self, Choice};
 use crate::failure::{Classify, Failure};
+use crate::output;
 
 /// What `explore` was asked.
 #[derive(Args, Debug)]
@@ -30,13 +34,13 @@ pub struct ExploreArgs {
     pub embedder: EmbedderArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
-    /// Children generated per expanded node.
+    /// Children generated per expanded node (explore.n) [default: 8].
     #[arg(long)]
     pub n: Option<usize>,
-    /// Deepest level generated (the root is 0).
+    /// Deepest level generated; the root is 0 (explore.max_depth) [default: 2].
     #[arg(long)]
     pub depth: Option<usize>,
-    /// Beam width.
+    /// Beam width: children kept per expanded node (beam.k) [default: 5].
     #[arg(long)]
     pub k: Option<usize>,
     /// Checkpoint file, rewritten atomically after every expanded node.
@@ -63,24 +67,17 @@ fn positive(flag: &str, value: Option<usize>) -> Result<Option<usize>, Failure> 
     }
 }
 
-/// tree.json: the exploration without the resume-only bookkeeping.
-pub fn tree_json(state: &Exploration) -> Result<Value, Failure> {
+/// tree.json: the exploration without the resume-only bookkeeping, its configuration in
+/// the keys and shape `--config` reads.
+pub fn tree_json(state: &Exploration, config: &Config) -> Result<Value, Failure> {
     let mut v = serde_json::to_value(state).runtime()?;
     if let Value::Object(m) = &mut v {
         for key in ["queue", "expansions", "selector_state", "version"] {
             m.remove(key);
         }
+        m.insert("config".into(), config.to_file_value());
     }
     Ok(v)
-}
-
-fn write_atomically(path: &Path, text: &str) -> Result<(), Failure> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Failure::Runtime(anyhow!("cannot write {}: {e}", path.display())))
 }
 
 fn classify(e: ExploreError) -> Failure {
@@ -88,12 +85,46 @@ fn classify(e: ExploreError) -> Failure {
         ExploreError::Step { source: StepError::MissingEmbeddings { .. } | StepError::Input(_), .. } => {
             Failure::BadInput(e.into())
         }
-        ExploreError::Generation { source: autobranch_core::ModelError::InvalidRequest(_), .. } => {
-            Failure::BadInput(e.into())
-        }
+        ExploreError::Generation {
+            source: autobranch_core::ModelError::InvalidRequest(_) | autobranch_core::ModelError::BrokenModel(_),
+            ..
+        } => Failure::BadInput(e.into()),
         ExploreError::ConfigMismatch(_) => Failure::BadInput(e.into()),
         _ => Failure::Runtime(e.into()),
     }
+}
+
+/// Why a node ended as it did, in a few words.
+fn reason(node: &Node) -> String {
+    match (&node.status, &node.pruned_by) {
+        (_, Some(Pruning::Beam { rank, k })) => format!("rank {rank} > k {k}"),
+        (_, Some(Pruning::Novelty { duplicate_of, similarity, threshold })) => match threshold {
+            Some(t) => format!("duplicates {duplicate_of} (similarity {similarity:.3} > {t})"),
+            None => format!("duplicates {duplicate_of} (similarity {similarity:.3})"),
+        },
+        _ => String::new(),
+    }
+}
+
+/// What the entropy stopper decided below one node, and why.
+fn entropy_line(e: &EntropyRecord) -> String {
+    let d = &e.decision;
+    let verdict = match d.reason {
+        None => format!("≥ {} → go on", e.min_entropy),
+        Some(EntropyReason::LowEntropy) => format!("< {} → stop (too little diversity)", e.min_entropy),
+        Some(EntropyReason::LowDeltaEntropy) => format!(
+            "≥ {}, but changed by {:.3} < {} → stop (entropy settled)",
+            e.min_entropy,
+            d.delta.unwrap_or(0.0),
+            e.delta_epsilon.unwrap_or(0.0)
+        ),
+        Some(EntropyReason::Singleton) => "one candidate left → stop".into(),
+        Some(EntropyReason::NoCandidatesRemaining) => "nothing left → stop".into(),
+    };
+    format!(
+        "entropy of the children of {} (depth {}): {:.3} over {} cluster(s) {verdict}",
+        e.node, e.depth, d.value, d.clusters
+    )
 }
 
 fn print_tree(state: &Exploration) {
@@ -109,38 +140,90 @@ fn print_tree(state: &Exploration) {
             let text: String = node.text.split_whitespace().collect::<Vec<_>>().join(" ");
             let short: String = text.chars().take(90).collect();
             let ellipsis = if text.chars().count() > 90 { "…" } else { "" };
-            println!("{}{} {:.3} {mark:<9} {short}{ellipsis}", "  ".repeat(depth), node.id, node.score.unwrap_or(0.0));
+            let why = reason(node);
+            let why = if why.is_empty() { why } else { format!(" [{why}]") };
+            println!(
+                "{}{} {:.3} {mark:<9} {short}{ellipsis}{why}",
+                "  ".repeat(depth),
+                node.id,
+                node.score.unwrap_or(0.0)
+            );
             walk(state, &node.id, depth + 1);
         }
     }
     let root = &state.nodes[0];
     println!("{} {}", root.id, root.text.split_whitespace().collect::<Vec<_>>().join(" "));
     walk(state, &root.id, 1);
-    let kept = state.nodes.iter().filter(|n| n.status == NodeStatus::Kept).count();
+    let count = |s: NodeStatus| state.nodes.iter().filter(|n| n.status == s).count();
     println!();
     println!(
-        "{} nodes ({} kept), stopped: {}",
+        "{} nodes: {} kept, {} pruned by the beam, {} by novelty, {} left unexpanded; stopped: {}",
         state.nodes.len(),
-        kept,
-        state.stop_reason.map_or("not finished".into(), |r| serde_json::to_value(r)
-            .unwrap_or_default()
-            .as_str()
-            .unwrap_or("")
-            .to_owned())
+        count(NodeStatus::Kept),
+        count(NodeStatus::PrunedBeam),
+        count(NodeStatus::PrunedNovelty),
+        count(NodeStatus::NotExpanded),
+        state.stop_reason.map_or("not finished".into(), stop_text)
     );
     for e in &state.entropy_history {
-        println!(
-            "entropy below {} (depth {}): {:.3} over {} cluster(s)",
-            e.node, e.depth, e.decision.value, e.decision.clusters
-        );
+        println!("{}", entropy_line(e));
     }
     for w in &state.warnings {
         println!("warning: {w}");
     }
 }
 
+fn stop_text(reason: StopReason) -> String {
+    serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Expansions still possible below the queued nodes: each queued node, and up to k
+/// children of each node above the deepest level.
+fn planned_expansions(state: &Exploration, config: &Config) -> u64 {
+    let (k, max_depth) = (config.beam_k as u64, config.explore.max_depth);
+    state
+        .queue
+        .iter()
+        .map(|&i| {
+            let below = max_depth.saturating_sub(state.nodes[i].depth + 1);
+            // 1 + k + k² + … + k^below
+            (0..=below).fold((0u64, 1u64), |(sum, term), _| (sum.saturating_add(term), term.saturating_mul(k))).0
+        })
+        .fold(0, u64::saturating_add)
+}
+
 /// Runs the command.
 pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
+    let checkpoint = args.checkpoint.clone().or_else(|| args.resume.clone());
+    // No output may name the checkpoint or the resumed file, nor the other output (by
+    // identity, not by spelling): the later write would destroy the earlier one. The
+    // checkpoint may be the resumed file: that is the default.
+    let present = |pairs: [(&'static str, &Option<PathBuf>); 2]| -> Vec<(&'static str, PathBuf)> {
+        pairs.into_iter().filter_map(|(flag, p)| p.clone().map(|p| (flag, p))).collect()
+    };
+    let outputs = present([("--out", &args.out), ("--html", &args.html)]);
+    let inputs = present([("--resume", &args.resume), ("--checkpoint", &args.checkpoint)]);
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        for (other, other_path) in outputs[i + 1..].iter().chain(&inputs) {
+            output::distinct(&[(*flag, path.as_path()), (*other, other_path.as_path())])?;
+        }
+    }
+    // Checked before the run, so a long exploration cannot end on an unwritable path.
+    let out = args.out.as_deref().map(|p| output::check("--out", p)).transpose()?;
+    let html = args.html.as_deref().map(|p| output::check("--html", p)).transpose()?;
+    let checkpoint = match checkpoint {
+        Some(path) => {
+            let flag = if args.checkpoint.is_some() { "--checkpoint" } else { "--resume" };
+            Some(output::check(flag, &path)?.regular_file().ok_or_else(|| {
+                Failure::BadInput(anyhow!(
+                    "{flag} {}: a checkpoint is replaced on every expansion, so it must be a regular file",
+                    path.display()
+                ))
+            })?)
+        }
+        None => None,
+    };
+
     let resumed = match &args.resume {
         Some(path) => {
             let state = Exploration::load(path)
@@ -166,11 +249,8 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
             .is_some_and(|r| r.contains(autobranch_core::config::ENV_SEPARATOR))
     });
     let mut config: Config = match &resumed {
-        Some(state) if args.config.is_none() && !env_overrides => {
-            Explorer::checkpoint_config(state).ok_or_else(|| {
-                Failure::BadInput(anyhow!("cannot resume: the checkpoint holds no readable configuration"))
-            })?
-        }
+        Some(state) if args.config.is_none() && !env_overrides => Explorer::checkpoint_config(state)
+            .map_err(|e| Failure::BadInput(anyhow!("cannot resume: {e}; the file was left untouched")))?,
         _ => load_config(args.config.as_ref())?,
     };
     args.sampling.apply(&mut config)?;
@@ -188,28 +268,6 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         (None, Some(s)) => s.prompt().to_owned(),
         (None, None) => return Err(Failure::BadInput(anyhow!("give a PROMPT, or --resume FILE"))),
     };
-    let checkpoint = args.checkpoint.clone().or_else(|| args.resume.clone());
-    // One file cannot be both the checkpoint and an output: the output would clobber it.
-    let outputs = [("--out", &args.out), ("--html", &args.html)];
-    for (flag, path) in outputs {
-        if let (Some(p), Some(c)) = (path, &checkpoint)
-            && p == c
-        {
-            return Err(Failure::BadInput(anyhow!(
-                "{flag} and the checkpoint both name {}; give them different files",
-                p.display()
-            )));
-        }
-    }
-    if let (Some(o), Some(h)) = (&args.out, &args.html)
-        && o == h
-    {
-        return Err(Failure::BadInput(anyhow!(
-            "--out and --html both name {}; give them different files",
-            o.display()
-        )));
-    }
-
     let generator =
         backends::generator(&Choice::generator(&args.generator, config.generator.as_ref()), false, config.explore.n)?;
     let embedder = if config.build_selector().needs_embeddings() {
@@ -239,20 +297,30 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
     };
 
     let show_progress = !args.json && std::io::stdout().is_terminal();
-    let bar = if show_progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} expansions · {msg}")
+            .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let started = std::time::Instant::now();
+    let done_before = state.expansions;
+    let tokens_before: u64 = state.nodes.iter().map(|n| u64::from(n.tokens)).sum();
     let outcome = loop {
-        let next = state.queue.front().map(|&i| state.nodes[i].id.clone());
-        if let Some(id) = &next {
-            bar.set_message(format!(
-                "generating {} children of {id} · {} nodes so far",
-                children_per_node,
-                state.nodes.len()
-            ));
+        let done = state.expansions;
+        bar.set_length(done + planned_expansions(&state, explorer.config()));
+        bar.set_position(done);
+        if let Some(&next) = state.queue.front() {
+            let secs = started.elapsed().as_secs_f64();
+            let tokens: u64 = state.nodes.iter().map(|n| u64::from(n.tokens)).sum::<u64>() - tokens_before;
+            let mut msg = format!("generating {children_per_node} children of {}", state.nodes[next].id);
+            if done > done_before && secs > 0.0 {
+                let per = secs / (done - done_before) as f64;
+                let left = per * planned_expansions(&state, explorer.config()) as f64;
+                msg.push_str(&format!(" · {:.1} tokens/s · at most {left:.0} s left", tokens as f64 / secs));
+            }
+            bar.set_message(msg);
         }
         let step = explorer.expand_next(&mut state).await;
         if let Some(path) = &checkpoint {
@@ -266,12 +334,12 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
     };
     bar.finish_and_clear();
 
-    let tree = tree_json(&state)?;
-    if let Some(out) = &args.out {
-        write_atomically(out, &serde_json::to_string_pretty(&tree).runtime()?)?;
+    let tree = tree_json(&state, explorer.config())?;
+    if let Some(out) = &out {
+        out.write(serde_json::to_string_pretty(&tree).runtime()?.as_bytes())?;
     }
-    if let Some(page) = &args.html {
-        write_atomically(page, &crate::html::render(&tree))?;
+    if let Some(page) = &html {
+        page.write(crate::html::render(&tree).as_bytes())?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&tree).runtime()?);

@@ -55,10 +55,7 @@ pub async fn run(args: GenerateArgs) -> Result<(), Failure> {
         Prompt::Chat(messages)
     };
     let request = GenerationRequest { prompt, n: args.n, sampling: config.generation.clone() };
-    let generation = generator.generate(&request).await.map_err(|e| match e {
-        autobranch_core::ModelError::InvalidRequest(_) => Failure::BadInput(e.into()),
-        _ => Failure::Runtime(e.into()),
-    })?;
+    let generation = generator.generate(&request).await.map_err(crate::failure::model_failure)?;
     if args.json {
         let out = json!({
             "candidates": generation.candidates.iter().enumerate().map(|(i, c)| json!({

@@ -1,6 +1,7 @@
 //! `autobranch scenarios`: the creative-writing scenarios users run today, each as one
 //! generation plus one selection step, with a stage-by-stage report and a timing table.
 
+use std::io::IsTerminal;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -8,6 +9,7 @@ use anyhow::anyhow;
 use autobranch_core::config::{EntropyConfig, NoveltyConfig};
 use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role};
 use autobranch_core::{Candidate, Config, StepVectors};
+use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -115,6 +117,7 @@ async fn run_one(
     generator: &dyn autobranch_core::Generator,
     embedder: &dyn autobranch_core::Embedder,
     base: &Config,
+    progress: &ProgressBar,
 ) -> Result<Value, Failure> {
     let mut config = base.clone();
     config.beam_k = s.k;
@@ -127,6 +130,7 @@ async fn run_one(
         n: s.n,
         sampling: config.generation.clone(),
     };
+    progress.set_message(format!("{}: generating {} candidates", s.name, s.n));
     let generation = generator.generate(&request).await.runtime()?;
     let generation_ms = started.elapsed().as_secs_f64() * 1000.0;
 
@@ -146,6 +150,7 @@ async fn run_one(
         }
     }
     let parent = Candidate { id: "prompt".into(), text: s.prompt.into(), meta: Default::default() };
+    progress.set_message(format!("{}: embedding {} candidates", s.name, candidates.len()));
     let t = Instant::now();
     let vectors = StepVectors::embed(embedder, &parent, &candidates, &[]).await.runtime()?;
     let embedding_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -235,14 +240,34 @@ pub async fn run(
     let max_n = scenarios.iter().map(|s| s.n).max().unwrap_or(1);
     let generator = backends::generator(&Choice::generator(generator, base.generator.as_ref()), false, max_n)?;
     let embedder = backends::embedder(&Choice::embedder(embedder, base.embedding.as_ref())).await?;
+    // Which scenario and stage is running, on a terminal only.
+    let progress = if !json && std::io::stdout().is_terminal() {
+        ProgressBar::new(scenarios.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} scenario {pos}/{len} · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut reports = Vec::new();
-    for s in &scenarios {
-        let r = run_one(s, generator.as_ref(), embedder.as_ref(), &base).await?;
+    for (i, s) in scenarios.iter().enumerate() {
+        progress.set_position(i as u64 + 1);
+        let r = run_one(s, generator.as_ref(), embedder.as_ref(), &base, &progress).await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                progress.finish_and_clear();
+                return Err(e);
+            }
+        };
         if !json {
-            print_report(&r);
+            progress.suspend(|| print_report(&r));
         }
         reports.push(r);
     }
+    progress.finish_and_clear();
     if json {
         println!(
             "{}",

@@ -160,6 +160,7 @@ fn to_json(r: &StepResult) -> serde_json::Value {
         "scored": r.scored.iter().map(|c| json!({"id": c.id(), "score": c.score})).collect::<Vec<_>>(),
         "after_beam": ids(&r.after_beam),
         "after_novelty": ids(&r.after_novelty),
+        "duplicates": r.duplicates,
         "entropy": r.entropy,
         "should_continue": r.should_continue,
         "budget": r.budget,

@@ -6,11 +6,12 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::checkpoint::CheckpointError;
-use super::tree::{EntropyRecord, Exploration, ModelIds, Node, NodeStatus, StopReason};
+use super::tree::{EntropyRecord, Exploration, ModelIds, Node, NodeStatus, Pruning, StopReason};
+use crate::beam;
 use crate::budget::BudgetExceeded;
 use crate::candidate::Candidate;
-use crate::config::Config;
-use crate::error::StepError;
+use crate::config::{Config, ConfigError};
+use crate::error::{InputError, StepError};
 use crate::model::{ChatMessage, Embedder, GenerationRequest, Generator, ModelError, Prompt, Role};
 use crate::selector::BranchSelector;
 
@@ -54,6 +55,10 @@ pub enum ExploreError {
     /// A resume under a configuration that differs from the checkpoint's.
     #[error("cannot resume: the configuration differs from the checkpoint's at {}", .0.join(", "))]
     ConfigMismatch(Vec<String>),
+    /// The state's counters cannot continue (only an exploration built by hand, not one that
+    /// [`Exploration::load`] accepted, gets here).
+    #[error("the exploration cannot continue: {0}")]
+    InconsistentState(String),
 }
 
 /// Drives a [`Generator`] and an [`Embedder`] through the selector, node by node.
@@ -75,6 +80,11 @@ impl<'a> Explorer<'a> {
             config,
             continue_instruction: "Continue.".into(),
         }
+    }
+
+    /// The configuration it explores under.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The user turn that asks for the next part below an existing path (default "Continue.").
@@ -104,6 +114,7 @@ impl<'a> Explorer<'a> {
             logprob_mean: None,
             finish_reason: None,
             gen_ms: 0.0,
+            pruned_by: None,
         };
         Exploration {
             version: Exploration::VERSION,
@@ -123,9 +134,17 @@ impl<'a> Explorer<'a> {
         }
     }
 
-    /// The configuration a checkpoint was made under.
-    pub fn checkpoint_config(state: &Exploration) -> Option<Config> {
-        state.config.get("config").and_then(|c| serde_json::from_value(c.clone()).ok())
+    /// The configuration a checkpoint was made under, validated by the rules of a
+    /// configuration file; the error names the key (`beam_k`, `entropy.k_max`, …).
+    pub fn checkpoint_config(state: &Exploration) -> Result<Config, ConfigError> {
+        match state.config.get("config") {
+            Some(config) => Config::from_serde_value(config),
+            None => Err(ConfigError::WrongType {
+                key: "config".into(),
+                expected: "the configuration the checkpoint was made under".into(),
+                found: "nothing".into(),
+            }),
+        }
     }
 
     /// Prepares to continue `state` (from a checkpoint); refuses when the configuration
@@ -178,7 +197,7 @@ impl<'a> Explorer<'a> {
 
         if let Some(budget) = self.selector.budget() {
             let est_ms = budget.usage().used_ms.checked_div(state.expansions).unwrap_or(0);
-            let est_tokens = n as u64 * u64::from(sampling.max_tokens);
+            let est_tokens = (n as u64).saturating_mul(u64::from(sampling.max_tokens));
             match budget.admit(n as u64, est_tokens, est_ms) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -193,8 +212,15 @@ impl<'a> Explorer<'a> {
         }
 
         let parent_id = state.nodes[index].id.clone();
+        // Expansion e's candidates take seeds seed + e·n + i. The product is checked (a counter
+        // that large is an invalid state, not a seed); the sum wraps like
+        // `GenerationRequest::candidate_seed`, since seeds are taken modulo 2^64.
+        let (seed_offset, expansions) =
+            state.expansions.checked_mul(n as u64).zip(state.expansions.checked_add(1)).ok_or_else(|| {
+                ExploreError::InconsistentState(format!("expansions = {} leaves no seeds to derive", state.expansions))
+            })?;
         let mut request_sampling = sampling.clone();
-        request_sampling.seed = sampling.seed.wrapping_add(state.expansions.wrapping_mul(n as u64));
+        request_sampling.seed = sampling.seed.wrapping_add(seed_offset);
         let request = GenerationRequest { prompt: self.prompt_for(state, index), n, sampling: request_sampling };
         let started = Instant::now();
         let generation = self
@@ -210,11 +236,23 @@ impl<'a> Explorer<'a> {
                 actual: generation.candidates.len(),
             });
         }
+        let first_child = state.nodes.len();
+        // Refused before anything is recorded: a NaN would reach the score (JSON would turn it
+        // into a silent null), and the checkpoint could not hold it.
+        if let Some((i, lp)) = generation
+            .candidates
+            .iter()
+            .enumerate()
+            .find_map(|(i, g)| g.logprob_mean.filter(|lp| !lp.is_finite()).map(|lp| (i, lp)))
+        {
+            let id = format!("n{}", first_child + i);
+            let source = StepError::Input(InputError::NonFiniteLogprobs { id, value: lp.to_string() });
+            return Err(ExploreError::Step { node: parent_id, source });
+        }
         state.queue.pop_front();
-        state.expansions += 1;
+        state.expansions = expansions;
 
         let depth = state.nodes[index].depth + 1;
-        let first_child = state.nodes.len();
         let candidates: Vec<Candidate> = generation
             .candidates
             .iter()
@@ -232,6 +270,14 @@ impl<'a> Explorer<'a> {
             candidates.iter().enumerate().map(|(i, c)| (c.id.clone(), first_child + i)).collect();
         let parent =
             Candidate { id: parent_id.clone(), text: state.nodes[index].text.clone(), meta: Default::default() };
+        // The batch's time as the backend measured it (prompt and decode), split by
+        // generated tokens (equally when none were).
+        let batch_ms = generation.timings.prompt_ms + generation.timings.generate_ms;
+        let total_tokens: u64 = generation.candidates.iter().map(|g| u64::from(g.tokens)).sum();
+        let share = |tokens: u32| match total_tokens {
+            0 => batch_ms / n as f64,
+            t => batch_ms * f64::from(tokens) / t as f64,
+        };
         for (c, g) in candidates.iter().zip(&generation.candidates) {
             state.nodes.push(Node {
                 id: c.id.clone(),
@@ -243,7 +289,8 @@ impl<'a> Explorer<'a> {
                 tokens: g.tokens,
                 logprob_mean: g.logprob_mean,
                 finish_reason: Some(g.finish_reason),
-                gen_ms: g.timings.generate_ms,
+                gen_ms: share(g.tokens),
+                pruned_by: None,
             });
         }
 
@@ -255,16 +302,31 @@ impl<'a> Explorer<'a> {
         }
         let result = step.map_err(|source| ExploreError::Step { node: parent_id.clone(), source })?;
 
-        for sc in &result.scored {
+        let mut ranked: Vec<&crate::candidate::ScoredCandidate> = result.scored.iter().collect();
+        ranked.sort_by(|a, b| beam::rank(a, b));
+        for (r, sc) in ranked.iter().enumerate() {
             let i = index_of[sc.id()];
             state.nodes[i].score = Some(sc.score);
+            state.nodes[i].pruned_by = Some(Pruning::Beam { rank: r + 1, k: self.config.beam_k });
         }
+        let threshold = match self.config.novelty {
+            Some(crate::config::NoveltyConfig::Cosine { threshold }) => Some(threshold),
+            Some(crate::config::NoveltyConfig::Mmr { threshold, .. }) => threshold,
+            None => None,
+        };
         for sc in &result.after_beam {
-            state.nodes[index_of[sc.id()]].status = NodeStatus::PrunedNovelty;
+            let i = index_of[sc.id()];
+            state.nodes[i].status = NodeStatus::PrunedNovelty;
+            state.nodes[i].pruned_by = result.duplicates.iter().find(|d| d.id == sc.id()).map(|d| Pruning::Novelty {
+                duplicate_of: d.duplicate_of.clone(),
+                similarity: d.similarity,
+                threshold,
+            });
         }
         let expandable = depth < self.config.explore.max_depth;
         for sc in &result.kept {
             let i = index_of[sc.id()];
+            state.nodes[i].pruned_by = None;
             state.nodes[i].status =
                 if expandable && !result.should_continue { NodeStatus::NotExpanded } else { NodeStatus::Kept };
             if expandable && result.should_continue {
@@ -272,7 +334,15 @@ impl<'a> Explorer<'a> {
             }
         }
         if let Some(decision) = &result.entropy {
-            state.entropy_history.push(EntropyRecord { node: parent_id.clone(), depth, decision: decision.clone() });
+            let (min_entropy, delta_epsilon) =
+                self.config.entropy.map_or((0.0, None), |e| (e.min_entropy, e.delta_epsilon));
+            state.entropy_history.push(EntropyRecord {
+                node: parent_id.clone(),
+                depth,
+                decision: decision.clone(),
+                min_entropy,
+                delta_epsilon,
+            });
         }
         state.warnings.extend(result.warnings.iter().map(|w| format!("node {parent_id}: {w}")));
         state.selector_state = self.selector.state();

@@ -44,8 +44,34 @@ pub struct Node {
     pub logprob_mean: Option<f64>,
     /// Why generation ended.
     pub finish_reason: Option<FinishReason>,
-    /// Generation time of this candidate in ms.
+    /// This candidate's share of its batch's generation time in ms (the batch's wall time
+    /// split by generated tokens).
     pub gen_ms: f64,
+    /// Why it was pruned (`None` unless its status is a pruned one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_by: Option<Pruning>,
+}
+
+/// Why a node was pruned, in the terms of the stage that pruned it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Pruning {
+    /// Ranked below the beam's width among its siblings.
+    Beam {
+        /// 1-based rank by score (ties by id) among its siblings.
+        rank: usize,
+        /// The beam's width.
+        k: usize,
+    },
+    /// Too similar to a better sibling that was kept.
+    Novelty {
+        /// The kept sibling it is most similar to.
+        duplicate_of: String,
+        /// Their cosine similarity.
+        similarity: f64,
+        /// The highest similarity the filter keeps (`None` for MMR without a threshold).
+        threshold: Option<f64>,
+    },
 }
 
 /// Why exploration ended.
@@ -89,6 +115,12 @@ pub struct EntropyRecord {
     /// The decision.
     #[serde(flatten)]
     pub decision: EntropyDecision,
+    /// The threshold it was compared with: stop below it.
+    #[serde(default)]
+    pub min_entropy: f64,
+    /// The smallest change that keeps exploration going, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_epsilon: Option<f64>,
 }
 
 /// Which models produced the tree.

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 use super::ModelError;
 
-/// A row-major matrix of embedding vectors; every row is L2-normalised or all zeros.
+/// A row-major matrix of embedding vectors; every row is finite and L2-normalised or all
+/// zeros (the constructors refuse NaN and infinities, so no score can inherit one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embeddings {
     dim: usize,
@@ -13,10 +14,15 @@ pub struct Embeddings {
 
 impl Embeddings {
     /// Builds the matrix from flat row-major data, normalising each row to unit length
-    /// (zero rows stay zero).
+    /// (zero rows stay zero); a NaN or infinite value is an error naming its row.
     pub fn from_flat(dim: usize, mut data: Vec<f32>) -> Result<Self, ModelError> {
         if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(ModelError::MismatchedDimensions { expected: dim, actual: data.len() });
+        }
+        // A branch-free scan first (it vectorises); look for the position only on failure.
+        if !data.iter().fold(true, |ok, x| ok & x.is_finite()) {
+            let at = data.iter().position(|x| !x.is_finite()).unwrap_or(0);
+            return Err(ModelError::NonFiniteEmbedding { row: at / dim, index: at % dim });
         }
         for row in data.chunks_exact_mut(dim) {
             normalise(row);
@@ -85,6 +91,15 @@ impl Embeddings {
 fn normalise(row: &mut [f32]) {
     let norm = dot(row, row).sqrt();
     if norm > 0.0 && norm.is_finite() {
+        row.iter_mut().for_each(|x| *x /= norm);
+        return;
+    }
+    // The squares overflowed (|x| ≳ 1.8e19) or underflowed to 0: scale the largest
+    // component to 1 first, then normalise.
+    let scale = row.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if scale > 0.0 {
+        row.iter_mut().for_each(|x| *x /= scale);
+        let norm = dot(row, row).sqrt();
         row.iter_mut().for_each(|x| *x /= norm);
     }
 }
@@ -159,6 +174,22 @@ mod tests {
     fn mismatched_rows_are_rejected() {
         let err = Embeddings::from_rows(&[vec![1.0, 0.0], vec![1.0]]).unwrap_err();
         assert!(matches!(err, ModelError::MismatchedDimensions { expected: 2, actual: 1 }));
+    }
+
+    #[test]
+    fn non_finite_values_are_refused_with_their_row() {
+        let err = Embeddings::from_rows(&[vec![1.0, 0.0], vec![0.5, f32::NAN]]).unwrap_err();
+        assert!(matches!(err, ModelError::NonFiniteEmbedding { row: 1, index: 1 }), "{err}");
+        let err = Embeddings::from_flat(2, vec![f32::INFINITY, 0.0]).unwrap_err();
+        assert_eq!(err.to_string(), "embedding row 0 holds a non-finite value at index 0; vectors must be finite");
+    }
+
+    #[test]
+    fn huge_and_tiny_rows_still_become_unit_vectors() {
+        let m = Embeddings::from_rows(&[vec![3e30, 4e30], vec![3e-30, 4e-30]]).unwrap();
+        for i in 0..2 {
+            assert!((m.row(i)[0] - 0.6).abs() < 1e-6 && (m.row(i)[1] - 0.8).abs() < 1e-6, "{:?}", m.row(i));
+        }
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub enum ModelError {
         /// What came back.
         actual: usize,
     },
+    /// The backend returned a vector holding NaN or an infinity.
+    #[error("embedding row {row} holds a non-finite value at index {index}; vectors must be finite")]
+    NonFiniteEmbedding {
+        /// Which row (text) of the batch.
+        row: usize,
+        /// Position of the first bad value in the row.
+        index: usize,
+    },
     /// The backend returned the wrong number of results.
     #[error("result count mismatch: asked for {expected}, got {actual}")]
     MismatchedCount {
@@ -39,4 +47,8 @@ pub enum ModelError {
     /// Any other failure while running the model.
     #[error("{0}")]
     Backend(String),
+    /// The model loaded but computes nonsense (NaN or infinite logits or vectors): its
+    /// weights or hyperparameters are broken. The message names the model file.
+    #[error("{0}")]
+    BrokenModel(String),
 }

@@ -49,7 +49,8 @@ pub struct BenchArgs {
     #[arg(value_enum, default_value = "all")]
     pub task: Task,
     /// Backends, comma-separated: llamacpp, burn (first compiled device), burn:flex,
-    /// burn:ndarray, burn:wgpu, ollama. Default: llamacpp and burn where compiled in.
+    /// burn:ndarray, burn:wgpu, ollama:MODEL, openai:MODEL (OPENAI_BASE_URL names the
+    /// server). Default: llamacpp and burn where compiled in.
     #[arg(long, value_name = "LIST")]
     pub backends: Option<String>,
     /// Also write the results, the machine and the model files' hashes as JSON.
@@ -70,42 +71,65 @@ pub struct BenchArgs {
     pub child: bool,
 }
 
-/// A backend spec: `name` or `name:device`.
+/// A backend spec: `name`, `burn:DEVICE`, or `ollama:MODEL` / `openai:MODEL` for servers.
 #[derive(Clone, Debug)]
 struct Spec {
     name: String,
+    /// Burn's backend, for `burn`.
     device: Option<String>,
+    /// The served model, for `ollama` and `openai`.
+    model: Option<String>,
 }
 
 impl Spec {
     fn parse(s: &str) -> Result<Self, Failure> {
-        let (name, device) = match s.split_once(':') {
+        let (name, detail) = match s.split_once(':') {
             Some((n, d)) => (n.trim(), Some(d.trim().to_owned())),
             None => (s.trim(), None),
         };
-        if !["llamacpp", "burn", "ollama"].contains(&name) {
+        if !["llamacpp", "burn", "ollama", "openai"].contains(&name) {
             return Err(Failure::BadInput(anyhow!(
-                "--backends: unknown backend {name:?}; allowed: llamacpp, burn, burn:flex, burn:ndarray, burn:wgpu, ollama"
+                "--backends: unknown backend {name:?}; allowed: llamacpp, burn, burn:flex, burn:ndarray, burn:wgpu, ollama:MODEL, openai:MODEL"
             )));
         }
-        if device.is_some() && name != "burn" {
-            return Err(Failure::BadInput(anyhow!("--backends: {s:?}: only burn takes a device (burn:flex, …)")));
+        match (name, detail) {
+            ("burn", device) => Ok(Self { name: name.to_owned(), device, model: None }),
+            ("ollama" | "openai", model) => Ok(Self { name: name.to_owned(), device: None, model }),
+            (_, None) => Ok(Self { name: name.to_owned(), device: None, model: None }),
+            (_, Some(_)) => Err(Failure::BadInput(anyhow!(
+                "--backends: {s:?}: only burn takes a device (burn:flex, …) and only servers a model (openai:MODEL)"
+            ))),
         }
-        Ok(Self { name: name.to_owned(), device })
     }
 
     fn label(&self) -> String {
-        self.device.as_ref().map_or_else(|| self.name.clone(), |d| format!("{}:{d}", self.name))
+        match (&self.device, &self.model) {
+            (Some(d), _) | (None, Some(d)) => format!("{}:{d}", self.name),
+            (None, None) => self.name.clone(),
+        }
     }
 
+    /// The generator; `sequential` decodes one candidate at a time on local backends and
+    /// sends one request per candidate (fan-out instead of native `n`) to an OpenAI server.
     fn generator(&self, sequential: bool, n: usize) -> Result<Box<dyn Generator>, Failure> {
-        let args = GeneratorArgs { generator: Some(self.name.clone()), model: None, device: self.device.clone() };
+        let args = GeneratorArgs {
+            generator: Some(self.name.clone()),
+            model: self.model.clone(),
+            device: self.device.clone(),
+        };
+        #[cfg(feature = "openai")]
+        if self.name == "openai" && sequential {
+            return backends::openai_fan_out(&Choice::generator(&args, None), n);
+        }
         backends::generator(&Choice::generator(&args, None), sequential, n)
     }
 
     async fn embedder(&self) -> Result<Box<dyn Embedder>, Failure> {
-        let args =
-            EmbedderArgs { embedder: Some(self.name.clone()), embed_model: None, embed_device: self.device.clone() };
+        let args = EmbedderArgs {
+            embedder: Some(self.name.clone()),
+            embed_model: self.model.clone(),
+            embed_device: self.device.clone(),
+        };
         backends::embedder(&Choice::embedder(&args, None)).await
     }
 
@@ -133,10 +157,10 @@ impl Spec {
 fn default_specs() -> Vec<Spec> {
     let mut specs = Vec::new();
     if cfg!(feature = "llamacpp") {
-        specs.push(Spec { name: "llamacpp".into(), device: None });
+        specs.push(Spec { name: "llamacpp".into(), device: None, model: None });
     }
     if cfg!(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")) {
-        specs.push(Spec { name: "burn".into(), device: None });
+        specs.push(Spec { name: "burn".into(), device: None, model: None });
     }
     specs
 }
@@ -288,6 +312,11 @@ async fn bench_generate(specs: &[Spec], reps: usize, quick: bool) -> Result<Valu
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for spec in specs.iter().filter(|s| s.name != "ollama" || std::env::var_os("OLLAMA_HOST").is_some()) {
+        if spec.name == "openai" {
+            println!(
+                "(openai: the sequential column is fan-out, one concurrent request per candidate, against native n)"
+            );
+        }
         let batched = spec.generator(false, 16)?;
         let sequential = spec.generator(true, 1)?;
         for &n in ns {
@@ -429,7 +458,7 @@ fn engines() -> Value {
     let compiled = |name: &str| match name {
         "burn" => cfg!(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")),
         "llama-cpp-2" | "llama-cpp-sys-2" => cfg!(feature = "llamacpp"),
-        "reqwest" => cfg!(feature = "ollama"),
+        "reqwest" => cfg!(any(feature = "ollama", feature = "openai")),
         _ => true,
     };
     let versions = env!("AUTOBRANCH_ENGINE_VERSIONS")
@@ -455,13 +484,22 @@ fn machine(specs: &[Spec]) -> Value {
 pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
     let specs = match &args.backends {
         Some(list) => {
-            list.split(',').filter(|s| !s.trim().is_empty()).map(Spec::parse).collect::<Result<Vec<_>, _>>()?
+            let specs =
+                list.split(',').filter(|s| !s.trim().is_empty()).map(Spec::parse).collect::<Result<Vec<_>, _>>()?;
+            if specs.is_empty() {
+                return Err(Failure::BadInput(anyhow!(
+                    "--backends {list:?} names no backend; allowed: a comma-separated list of llamacpp, burn, burn:flex, burn:ndarray, burn:wgpu, ollama"
+                )));
+            }
+            specs
         }
         None => default_specs(),
     };
     if args.reps == 0 {
         return Err(Failure::BadInput(anyhow!("--reps 0 is out of range; allowed: an integer ≥ 1")));
     }
+    // Checked before the (long) run, so a bad path fails at once.
+    let json_out = args.json.as_deref().map(|p| crate::output::check("--json", p)).transpose()?;
     if args.child {
         let spec = specs.first().ok_or_else(|| Failure::BadInput(anyhow!("--child needs one backend")))?;
         println!("{}", embed_one(spec, args.reps, args.quick).await?);
@@ -507,7 +545,7 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
             plot::branching(&rows, &dir.join("branching.svg")).map_err(Failure::Runtime)?;
         }
     }
-    if let Some(path) = &args.json {
+    if let Some(json_out) = &json_out {
         files.sort();
         files.dedup();
         let models: Vec<Value> = files
@@ -525,9 +563,7 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
             "results": results,
         });
         let text = serde_json::to_string_pretty(&out).map_err(|e| Failure::Runtime(e.into()))?;
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Failure::Runtime)?;
+        json_out.write(text.as_bytes())?;
     }
     Ok(())
 }
