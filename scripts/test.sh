@@ -14,8 +14,10 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 
 cargo test --workspace --all-targets --locked --features "$FEATURES"
 cargo test --workspace --doc --locked --features "$FEATURES"
-# Against a real Ollama only when OLLAMA_HOST names one; shown, so a skip is visible.
-cargo test --locked -p autobranch-ollama --test real_server -- --nocapture
-# The library example, and the README's select example with the binary the tests built.
-cargo run --quiet --locked -p autobranch-core --example custom_models > /dev/null
+# Against a real Ollama only when OLLAMA_HOST names one; shown, so a skip is visible. The same
+# package set and features as above (a `-p` run resolves features anew and recompiles).
+cargo test --locked --workspace --features "$FEATURES" --test real_server -- --nocapture
+# The library example, and the README's select example with the binaries built above.
+cargo build --quiet --locked --workspace --examples --features "$FEATURES"
+"$TARGET/debug/examples/custom_models" > /dev/null
 "$TARGET/debug/autobranch" select --input examples/select.jsonl --config examples/mars-twist.yaml --json > /dev/null

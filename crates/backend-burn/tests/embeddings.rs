@@ -61,7 +61,9 @@ async fn every_backend_matches_sentence_transformers() {
 
 #[tokio::test]
 async fn batching_and_order_do_not_change_vectors() {
-    let texts: Vec<String> = reference().texts.into_iter().take(20).collect();
+    // Eight texts of different lengths: batch 1 compiles a kernel set per length on a GPU
+    // backend (lavapipe's JIT is slow), and eight cover every batching path.
+    let texts: Vec<String> = reference().texts.into_iter().take(8).collect();
     for backend in BurnBackend::compiled() {
         let whole = load(backend, 32).embed(&texts).await.unwrap();
         let single = load(backend, 1).embed(&texts).await.unwrap();

@@ -5,8 +5,9 @@
 //!   path otherwise) are refused: the later write would clobber the earlier one.
 //! - A regular file (or a symlink to one) is replaced atomically: a temporary file beside
 //!   the target, then a rename over the target itself (so a symlink keeps pointing at it).
-//! - A character device or a FIFO (`/dev/stdout`, a named pipe) is written in place, as
-//!   asked; nothing is ever renamed over it. Directories, sockets and block devices are
+//! - A character device or a FIFO (`/dev/stdout`, a named pipe), or any file named through
+//!   `/dev` or `/proc` (`/dev/stdout` redirected to a file), is written in place, as asked;
+//!   nothing is ever renamed over it. Directories, sockets and block devices are
 //!   refused.
 
 use std::io::Write;
@@ -78,10 +79,10 @@ pub fn check(flag: &'static str, path: &Path) -> Result<Output, Failure> {
     let kind = match std::fs::metadata(path) {
         Ok(meta) => {
             let t = meta.file_type();
-            if t.is_file() {
+            if t.is_file() && !fd_alias(path) {
                 // Resolve symlinks so the rename replaces the file, not the link.
                 Kind::Replace(std::fs::canonicalize(path).map_err(|e| bad(e.to_string()))?)
-            } else if t.is_char_device() || t.is_fifo() {
+            } else if t.is_file() || t.is_char_device() || t.is_fifo() {
                 Kind::InPlace
             } else if t.is_dir() {
                 return Err(bad("is a directory; name a file".into()));
@@ -107,6 +108,24 @@ pub fn check(flag: &'static str, path: &Path) -> Result<Output, Failure> {
     Ok(Output { flag, path: path.to_owned(), kind })
 }
 
+/// Whether `path`, or a link on the way to its file, is one of the system's names for an
+/// open file descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`): `--out /dev/stdout`
+/// with stdout redirected to a file must write into that open file, not replace it.
+fn fd_alias(path: &Path) -> bool {
+    let mut p = path.to_owned();
+    for _ in 0..40 {
+        if p.starts_with("/dev") || p.starts_with("/proc") {
+            return true;
+        }
+        match std::fs::read_link(&p) {
+            Ok(target) if target.is_absolute() => p = target,
+            Ok(target) => p = p.parent().unwrap_or(Path::new("/")).join(target),
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 impl Output {
     /// The file to replace, symlinks resolved; `None` for a device or FIFO.
     pub fn regular_file(&self) -> Option<PathBuf> {
@@ -122,8 +141,21 @@ impl Output {
         let fail =
             |e: std::io::Error| Failure::Runtime(anyhow!("cannot write {} {}: {e}", self.flag, self.path.display()));
         match &self.kind {
+            // This process's own streams: through their open descriptors, so a redirected
+            // stdout keeps its offset and the rest of the output.
+            Kind::InPlace if self.path == Path::new("/dev/stdout") => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush()).map_err(fail)
+            }
+            Kind::InPlace if self.path == Path::new("/dev/stderr") => {
+                std::io::stderr().lock().write_all(bytes).map_err(fail)
+            }
             Kind::InPlace => {
-                let mut file = std::fs::OpenOptions::new().write(true).open(&self.path).map_err(fail)?;
+                // Appending: a regular file reached through /dev/fd/N gets the bytes after
+                // what it holds, as a shell's `>>` would.
+                let regular = std::fs::metadata(&self.path).is_ok_and(|m| m.is_file());
+                let mut file =
+                    std::fs::OpenOptions::new().write(true).append(regular).open(&self.path).map_err(fail)?;
                 file.write_all(bytes).and_then(|()| file.flush()).map_err(fail)
             }
             Kind::Replace(target) => {
@@ -177,6 +209,28 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn devices_fifos_and_links_to_them_are_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("full.json");
+        std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+        let err = check("--out", &link).unwrap().write(b"x").unwrap_err();
+        assert!(format!("{err:?}").contains("No space left"), "{err:?}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+        assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+        assert_eq!(check("--out", Path::new("/dev/stdout")).unwrap().kind, Kind::InPlace);
+        // A FIFO is written, not replaced: a reader gets the bytes.
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        check("--out", &fifo).unwrap().write(b"tree").unwrap();
+        assert_eq!(reader.join().unwrap(), b"tree");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     }
 
     #[test]
