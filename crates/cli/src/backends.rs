@@ -172,12 +172,17 @@ fn openai_client(choice: &Choice<'_>) -> Result<autobranch_openai::OpenAiClient,
     autobranch_openai::OpenAiClient::new(config).map_err(|e| Failure::Runtime(e.into()))
 }
 
-/// The openai generator with `n` never sent: one request per candidate (the fan-out side
-/// of `bench generate`'s native-`n` comparison).
+/// The openai generator: `n` sent natively, or with `native_n` false never sent (one request
+/// per candidate: the fan-out side of `bench generate`'s native-`n` comparison).
 #[cfg(feature = "openai")]
-pub fn openai_fan_out(choice: &Choice<'_>, concurrency: usize) -> Result<Box<dyn Generator>, Failure> {
+pub fn openai_generator(
+    choice: &Choice<'_>,
+    concurrency: usize,
+    native_n: bool,
+) -> Result<Box<dyn Generator>, Failure> {
     let model = server_model(choice, "generator", "--model", "Qwen/Qwen2.5-7B-Instruct")?;
-    let g = autobranch_openai::OpenAiGenerator::new(openai_client(choice)?, model, concurrency).with_native_n(false);
+    let concurrency = choice.config.and_then(|c| c.concurrency).unwrap_or(concurrency);
+    let g = autobranch_openai::OpenAiGenerator::new(openai_client(choice)?, model, concurrency).with_native_n(native_n);
     Ok(Box::new(g))
 }
 
@@ -217,9 +222,7 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
         "openai" => {
             #[cfg(feature = "openai")]
             {
-                let model = server_model(choice, "generator", "--model", "Qwen/Qwen2.5-7B-Instruct")?;
-                let concurrency = choice.config.and_then(|c| c.concurrency).unwrap_or(concurrency);
-                Ok(Box::new(autobranch_openai::OpenAiGenerator::new(openai_client(choice)?, model, concurrency)))
+                openai_generator(choice, concurrency, true)
             }
             #[cfg(not(feature = "openai"))]
             Err(not_compiled("generator", "openai", "openai"))

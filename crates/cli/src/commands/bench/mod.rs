@@ -119,7 +119,7 @@ impl Spec {
         };
         #[cfg(feature = "openai")]
         if self.name == "openai" && sequential {
-            return backends::openai_fan_out(&Choice::generator(&args, None), n);
+            return backends::openai_generator(&Choice::generator(&args, None), n, false);
         }
         backends::generator(&Choice::generator(&args, None), sequential, n)
     }
