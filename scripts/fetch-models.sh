@@ -93,7 +93,12 @@ fi
 
 # The rest serves the tests and benchmarks only.
 if [ "$ALL" -eq 0 ]; then
-    log "models ready in $MODELS"
+    # The serve tests' client.
+if ! "$VENV/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "3.51.0")' 2> /dev/null; then
+    python_env
+fi
+
+log "models ready in $MODELS"
     exit 0
 fi
 
@@ -118,8 +123,10 @@ if [ ! -f "$GEMMA" ]; then
     mv "$GEMMA.join" "$GEMMA"
 fi
 
-# The converters' Python packages go into a virtual environment inside the models folder.
+# The converters' Python packages, and the official OpenAI client the tests of
+# `autobranch serve` drive it with, go into a virtual environment inside the models folder.
 VENV="$MODELS/.venv"
+PYTHON_PACKAGES=(gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 openai==3.51.0)
 python_env() {
     # A venv left without pip by an earlier failed run is made anew.
     if ! "$VENV/bin/python" -m pip --version > /dev/null 2>&1; then
@@ -130,10 +137,9 @@ python_env() {
             exit 1
         fi
     fi
-    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 >&2; then
-        log "installing the converters' packages (gguf, numpy, safetensors) from PyPI failed."
-        log "with PyPI reachable: $VENV/bin/python -m pip install gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2"
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}" >&2; then
+        log "installing the Python packages (gguf, numpy, safetensors, openai) from PyPI failed."
+        log "with PyPI reachable: $VENV/bin/python -m pip install ${PYTHON_PACKAGES[*]}"
         exit 1
     fi
 }
@@ -153,6 +159,11 @@ if [ ! -f "$SMOL_F32" ]; then
     python_env
     "$VENV/bin/python" "$HERE/dequantize_gguf.py" "$SMOL" "$SMOL_F32.part" >&2
     mv "$SMOL_F32.part" "$SMOL_F32"
+fi
+
+# The serve tests' client.
+if ! "$VENV/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "3.51.0")' 2> /dev/null; then
+    python_env
 fi
 
 log "models ready in $MODELS"

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use autobranch_core::model::{
-    CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, ModelError,
-    Prompt, SamplingParams, log_prob,
-};
+use autobranch_core::model::{ModelError, Prompt, SamplingParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -49,20 +46,7 @@ pub struct Engine {
     options: LlamaCppOptions,
 }
 
-/// One candidate being decoded.
-struct Sequence {
-    id: i32,
-    sampler: LlamaSampler,
-    bytes: Vec<u8>,
-    tokens: u32,
-    logprob_sum: f64,
-    last: LlamaToken,
-    finish: Option<FinishReason>,
-    text: String,
-    done_ms: f64,
-}
-
-fn backend_error(context: &str, e: impl std::fmt::Display) -> ModelError {
+pub(crate) fn backend_error(context: &str, e: impl std::fmt::Display) -> ModelError {
     ModelError::Backend(format!("{context}: {e}"))
 }
 
@@ -111,7 +95,7 @@ impl Engine {
 
     /// Fails when the model computed a NaN or infinite `what` (weights or hyperparameters
     /// the header check cannot see, such as NaN tensor data): no such number leaves here.
-    fn check_finite(&self, what: &str, values: &[f32]) -> Result<(), ModelError> {
+    pub(crate) fn check_finite(&self, what: &str, values: &[f32]) -> Result<(), ModelError> {
         match values.iter().find(|v| !v.is_finite()) {
             None => Ok(()),
             Some(v) => Err(ModelError::BrokenModel(format!(
@@ -122,7 +106,7 @@ impl Engine {
     }
 
     /// Tokenises the prompt: raw text as is, chats through the model's template.
-    fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, ModelError> {
+    pub(crate) fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, ModelError> {
         let vocab = self.model.vocab();
         let (text, has_bos) = gguf::prompt_text(self.template.as_ref(), prompt)?;
         let add_bos = vocab.should_add_bos() && !has_bos;
@@ -137,7 +121,7 @@ impl Engine {
         Ok(tokens)
     }
 
-    fn sampler(&self, params: &SamplingParams, seed: u64) -> LlamaSampler {
+    pub(crate) fn sampler(&self, params: &SamplingParams, seed: u64) -> LlamaSampler {
         let mut chain = Vec::new();
         if params.repeat_penalty != 1.0 {
             chain.push(LlamaSampler::penalties(self.model.n_vocab(), 64, params.repeat_penalty, 0.0, 0.0));
@@ -160,7 +144,23 @@ impl Engine {
         LlamaSampler::chain_simple(chain)
     }
 
-    fn context(&self, n_ctx: u32, n_seq: u32, n_batch: u32) -> Result<LlamaContext<'_>, ModelError> {
+    /// The tokens a context may hold: the setting, else the training context.
+    pub(crate) fn context_limit(&self) -> u64 {
+        u64::from(self.options.n_ctx.unwrap_or_else(|| self.n_ctx_train()))
+    }
+
+    /// llama.cpp's vocabulary of the model.
+    pub(crate) fn vocab(&self) -> llama_cpp_2::vocab::LlamaVocab<'_> {
+        self.model.vocab()
+    }
+
+    /// A generation context of `n_ctx` cells shared by up to `n_seq` sequences; a batch
+    /// holds a prompt chunk of the configured size or one token of every sequence.
+    pub(crate) fn context(&self, n_ctx: u32, n_seq: u32) -> Result<LlamaContext<'_>, ModelError> {
+        self.context_with(n_ctx, n_seq, self.options.batch_size.max(n_seq))
+    }
+
+    fn context_with(&self, n_ctx: u32, n_seq: u32, n_batch: u32) -> Result<LlamaContext<'_>, ModelError> {
         let threads = self.options.threads();
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
@@ -173,161 +173,12 @@ impl Engine {
         self.model.new_context(backend()?, params).map_err(|e| backend_error("cannot create a llama.cpp context", e))
     }
 
-    /// Generates `request.n` candidates: the prompt is decoded once and shared by every
-    /// sequence's KV cells, then all live sequences decode together, one batch per step.
-    /// With `sequential`, the same loop runs one candidate at a time (prompt included), as
-    /// `n` separate calls would.
-    pub fn generate(&self, request: &GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {
-        request.validate()?;
-        let prompt = self.prompt_tokens(&request.prompt)?;
-        let max_tokens = request.sampling.max_tokens;
-        let group = if sequential { 1 } else { request.n };
-        let needed = prompt.len() as u64 + group as u64 * u64::from(max_tokens);
-        let limit = u64::from(self.options.n_ctx.unwrap_or_else(|| self.n_ctx_train()));
-        if prompt.len() as u64 >= limit {
-            return Err(ModelError::InvalidRequest(format!(
-                "the prompt has {} tokens but the context holds {limit}; shorten the prompt or raise the context size",
-                prompt.len()
-            )));
-        }
-        if needed > limit {
-            return Err(ModelError::InvalidRequest(format!(
-                "{} prompt tokens + {group} candidates × {max_tokens} new tokens = {needed} tokens exceed the context of \
-                 {limit}; ask for fewer candidates or fewer tokens, or raise the context size",
-                prompt.len()
-            )));
-        }
-        let n_batch = (prompt.len() as u32).clamp(group as u32, self.options.batch_size.max(group as u32));
-        let mut ctx = self.context(needed as u32, group as u32, n_batch)?;
-
-        let mut candidates = Vec::with_capacity(request.n);
-        let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, prompt_ms: 0.0, generate_ms: 0.0 };
-        for seeds in request.seed_groups(group) {
-            ctx.clear_kv_cache();
-            let (prompt_ms, generate_ms, mut done) = self.decode_group(&mut ctx, &prompt, &seeds, &request.sampling)?;
-            timings.prompt_ms += prompt_ms;
-            timings.generate_ms += generate_ms;
-            candidates.append(&mut done);
-        }
-        Ok(Generation { candidates, timings })
-    }
-
-    fn decode_group(
-        &self,
-        ctx: &mut LlamaContext<'_>,
-        prompt: &[LlamaToken],
-        seeds: &[u64],
-        params: &SamplingParams,
-    ) -> Result<(f64, f64, Vec<GeneratedCandidate>), ModelError> {
-        let n = seeds.len();
-        let n_batch = ctx.n_batch() as usize;
-        let mut batch = LlamaBatch::new(n_batch.max(n), n as i32);
-
-        // Prompt, in chunks of n_batch, with logits only for its last token.
-        let started = Instant::now();
-        let mut last_index = 0;
-        for (c, chunk) in prompt.chunks(n_batch).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                let pos = (c * n_batch + j) as i32;
-                let last = c * n_batch + j + 1 == prompt.len();
-                batch.add(t, pos, &[0], last).map_err(|e| backend_error("prompt batch", e))?;
-                if last {
-                    last_index = j as i32;
-                }
-            }
-            ctx.decode(&mut batch).map_err(|e| backend_error("prompt decode", e))?;
-        }
-        // Every sequence shares the prompt's cells (a unified cache copies no data).
-        for s in 1..n as i32 {
-            ctx.copy_kv_cache_seq(0, s, None, None).map_err(|e| backend_error("kv cache copy", e))?;
-        }
-        let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
-
-        let started = Instant::now();
-        let mut seqs: Vec<Sequence> = seeds
-            .iter()
-            .enumerate()
-            .map(|(i, &seed)| Sequence {
-                id: i as i32,
-                sampler: self.sampler(params, seed),
-                bytes: Vec::new(),
-                tokens: 0,
-                logprob_sum: 0.0,
-                last: LlamaToken(0),
-                finish: None,
-                text: String::new(),
-                done_ms: 0.0,
-            })
-            .collect();
-        // Batch index of each live sequence's logits; all start from the prompt's last token.
-        let mut logits_at: Vec<i32> = vec![last_index; n];
-        let vocab = self.model.vocab();
-        let mut pos = prompt.len() as i32;
-        loop {
-            for (s, &idx) in seqs.iter_mut().zip(&logits_at) {
-                if s.finish.is_some() {
-                    continue;
-                }
-                let logits = ctx.get_logits_ith(idx);
-                self.check_finite("logits", logits)?;
-                let token = s.sampler.sample(ctx, idx);
-                s.logprob_sum += log_prob(logits, token.0 as usize);
-                s.tokens += 1;
-                s.last = token;
-                if vocab.is_eog(token) {
-                    s.finish = Some(FinishReason::Stop);
-                } else {
-                    s.bytes.extend(vocab.token_to_piece(token, false, None));
-                    let text = String::from_utf8_lossy(&s.bytes);
-                    if let Some(cut) = params.stop.iter().filter_map(|stop| text.find(stop.as_str())).min() {
-                        s.text = text[..cut].to_owned();
-                        s.finish = Some(FinishReason::StopString);
-                    } else if s.tokens >= params.max_tokens {
-                        s.finish = Some(FinishReason::Length);
-                    }
-                }
-                if s.finish.is_some() {
-                    s.done_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    if s.finish != Some(FinishReason::StopString) {
-                        s.text = String::from_utf8_lossy(&s.bytes).into_owned();
-                    }
-                    ctx.clear_kv_cache_seq(Some(s.id as u32), Some(prompt.len() as u32), None)
-                        .map_err(|e| backend_error("kv cache clear", e))?;
-                }
-            }
-            let live: Vec<usize> = (0..n).filter(|&i| seqs[i].finish.is_none()).collect();
-            if live.is_empty() {
-                break;
-            }
-            batch.clear();
-            for (j, &i) in live.iter().enumerate() {
-                batch.add(seqs[i].last, pos, &[seqs[i].id], true).map_err(|e| backend_error("decode batch", e))?;
-                logits_at[i] = j as i32;
-            }
-            ctx.decode(&mut batch).map_err(|e| backend_error("decode", e))?;
-            pos += 1;
-        }
-        let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let candidates = seqs
-            .into_iter()
-            .map(|s| GeneratedCandidate {
-                text: s.text,
-                tokens: s.tokens,
-                logprob_mean: (s.tokens > 0).then(|| s.logprob_sum / f64::from(s.tokens)),
-                finish_reason: s.finish.unwrap_or(FinishReason::Length),
-                timings: CandidateTimings { generate_ms: s.done_ms },
-            })
-            .collect();
-        Ok((prompt_ms, generate_ms, candidates))
-    }
-
     /// llama.cpp's raw speed, measured the way `llama-bench` does: `n_prompt` tokens decoded
     /// as one batch, then `n_gen` single-token decodes with no sampling. Returns tokens per
     /// second for each, the yardstick for this backend's own overhead.
     pub fn raw_speed(&self, n_prompt: usize, n_gen: usize) -> Result<(f64, f64), ModelError> {
         let n_ctx = (n_prompt + n_gen + 8) as u32;
-        let mut ctx = self.context(n_ctx, 1, n_prompt.max(1) as u32)?;
+        let mut ctx = self.context_with(n_ctx, 1, n_prompt.max(1) as u32)?;
         let token = self.model.vocab().bos();
         let mut batch = LlamaBatch::new(n_prompt.max(1), 1);
         for i in 0..n_prompt {
@@ -355,7 +206,7 @@ impl Engine {
     pub fn prompt_logits(&self, prompt: &Prompt) -> Result<Vec<f32>, ModelError> {
         let tokens = self.prompt_tokens(prompt)?;
         let n_batch = (tokens.len() as u32).max(1);
-        let mut ctx = self.context(n_batch.max(8), 1, n_batch)?;
+        let mut ctx = self.context_with(n_batch.max(8), 1, n_batch)?;
         let mut batch = LlamaBatch::new(tokens.len(), 1);
         for (i, &t) in tokens.iter().enumerate() {
             batch.add(t, i as i32, &[0], i + 1 == tokens.len()).map_err(|e| backend_error("prompt batch", e))?;

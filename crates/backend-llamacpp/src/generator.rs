@@ -3,9 +3,10 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use autobranch_core::model::{Generation, GenerationRequest, Generator, ModelError, Prompt};
+use autobranch_core::model::{Generation, GenerationRequest, Generator, ModelError, Piece, Prompt, StreamOptions};
 
 use crate::options::LlamaCppOptions;
+use crate::stats::BatchStats;
 use crate::worker::{ModelInfo, Worker};
 
 /// Generates candidates with a GGUF model on embedded llama.cpp, branching in one batch.
@@ -26,6 +27,11 @@ impl LlamaCppGenerator {
         Ok(Self { worker, model_id: path.display().to_string(), sequential })
     }
 
+    /// Decode steps by batch size (how many sequences shared each step), live.
+    pub fn batch_stats(&self) -> std::sync::Arc<BatchStats> {
+        std::sync::Arc::clone(self.worker.stats())
+    }
+
     /// Facts about the loaded model.
     pub fn info(&self) -> &ModelInfo {
         self.worker.info()
@@ -34,7 +40,7 @@ impl LlamaCppGenerator {
     /// Generates with the candidates decoded together (`false`) or one at a time (`true`),
     /// whatever the options said.
     pub async fn generate_with(&self, request: &GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {
-        self.worker.generate(request.clone(), sequential).await
+        self.worker.generate(request, sequential, None).await
     }
 
     /// llama.cpp's own speed on this model, measured like `llama-bench` (a batch of
@@ -63,7 +69,19 @@ impl Generator for LlamaCppGenerator {
     }
 
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
-        request.validate()?;
         self.generate_with(request, self.sequential).await
+    }
+
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        options: StreamOptions,
+        on_piece: &(dyn Fn(Piece) + Send + Sync),
+    ) -> Result<Generation, ModelError> {
+        self.worker.generate(request, self.sequential, Some((options, on_piece))).await
+    }
+
+    fn streams_tokens(&self) -> bool {
+        true
     }
 }

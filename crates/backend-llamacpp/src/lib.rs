@@ -7,7 +7,9 @@
 //!   template, and generates `n` candidates **in one batch**: the prompt is decoded once and
 //!   its KV cells are shared by every sequence, then all live sequences decode together, one
 //!   llama.cpp batch per step, each with its own seeded sampler chain. Candidates carry the
-//!   mean log-probability of their sampled tokens.
+//!   mean log-probability of their sampled tokens. Concurrent requests share that batch
+//!   (continuous batching: a request joins at the next step, a finished sequence leaves), so
+//!   a server's clients and a tree's nodes decode together.
 //! - [`LlamaCppEmbedder`] runs a GGUF embedding model (BERT family, e.g. all-MiniLM-L6-v2
 //!   converted with `scripts/minilm_to_gguf.py`) with mean pooling.
 //!
@@ -28,13 +30,16 @@
 //! # Ok(()) }
 //! ```
 
+mod batcher;
 mod embedder;
 mod engine;
 mod generator;
 mod options;
+mod stats;
 mod worker;
 
 pub use embedder::LlamaCppEmbedder;
 pub use generator::LlamaCppGenerator;
 pub use options::LlamaCppOptions;
+pub use stats::{BATCH_BUCKETS, BatchSnapshot, BatchStats};
 pub use worker::ModelInfo;

@@ -13,6 +13,9 @@ pub struct LlamaCppOptions {
     pub batch_size: u32,
     /// Decode candidates one at a time instead of together (for comparison).
     pub sequential: bool,
+    /// Most sequences decoded together, over all requests in flight (at most 256,
+    /// llama.cpp's limit); a request with more candidates runs in groups of this size.
+    pub max_sequences: u32,
     /// Longest input of the embedder in tokens (256, as sentence-transformers truncates MiniLM).
     pub embed_max_tokens: u32,
 }
@@ -25,6 +28,7 @@ impl Default for LlamaCppOptions {
             gpu_layers: if cfg!(any(feature = "cuda", feature = "vulkan")) { 999 } else { 0 },
             batch_size: 512,
             sequential: false,
+            max_sequences: 256,
             embed_max_tokens: 256,
         }
     }

@@ -1,20 +1,24 @@
 //! The thread that owns a llama.cpp model. llama.cpp contexts and samplers are not safe to
 //! share across threads, so one thread loads the model and serves every request, and the
-//! async API talks to it over a channel.
+//! async API talks to it over a channel. Generation requests join the thread's running
+//! batch ([`Batcher`]); the other jobs run between its steps.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use autobranch_core::model::{Generation, GenerationRequest, ModelError, Prompt};
-use tokio::sync::oneshot;
+use autobranch_core::model::{Generation, GenerationRequest, ModelError, Piece, Prompt, StreamOptions};
+use tokio::sync::{mpsc as async_mpsc, oneshot};
 
+use crate::batcher::{Batcher, GenerateJob};
 use crate::engine::Engine;
 use crate::options::LlamaCppOptions;
+use crate::stats::BatchStats;
 
 /// What the worker can do.
 enum Job {
-    Generate { request: GenerationRequest, sequential: bool, reply: oneshot::Sender<Result<Generation, ModelError>> },
+    Generate(GenerateJob),
     Embed { texts: Vec<String>, reply: oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>> },
     Logits { prompt: Prompt, reply: oneshot::Sender<Result<Vec<f32>, ModelError>> },
     Tokens { prompt: Prompt, reply: oneshot::Sender<Result<Vec<u32>, ModelError>> },
@@ -39,12 +43,43 @@ pub struct Worker {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
     info: ModelInfo,
+    slots: usize,
+    stats: Arc<BatchStats>,
+}
+
+/// Where a streaming caller's pieces go.
+pub type PieceSink<'a> = (StreamOptions, &'a (dyn Fn(Piece) + Send + Sync));
+
+/// Most sequences llama.cpp decodes side by side (its `LLAMA_MAX_SEQ`).
+pub const MAX_SEQUENCES: u32 = 256;
+
+/// Runs one job: generation joins the batch, the rest runs now.
+fn run<'m>(engine: &'m Engine, batcher: &mut Batcher<'m>, job: Job) {
+    // A receiver that went away (a cancelled request) is not an error.
+    match job {
+        Job::Generate(job) => batcher.submit(job),
+        Job::Embed { texts, reply } => {
+            let _ = reply.send(engine.embed(&texts));
+        }
+        Job::Logits { prompt, reply } => {
+            let _ = reply.send(engine.prompt_logits(&prompt));
+        }
+        Job::Tokens { prompt, reply } => {
+            let _ = reply.send(engine.prompt_token_ids(&prompt));
+        }
+        Job::RawSpeed { n_prompt, n_gen, reply } => {
+            let _ = reply.send(engine.raw_speed(n_prompt, n_gen));
+        }
+    }
 }
 
 impl Worker {
     /// Starts a thread, loads the model there, and waits until it is ready.
     pub fn spawn(path: &Path, options: LlamaCppOptions) -> Result<Self, ModelError> {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let slots = options.max_sequences.clamp(1, MAX_SEQUENCES) as usize;
+        let stats = Arc::new(BatchStats::default());
+        let counted = Arc::clone(&stats);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<ModelInfo, ModelError>>();
         let path = path.to_owned();
         let thread = std::thread::Builder::new()
@@ -64,32 +99,32 @@ impl Worker {
                     has_chat_template: engine.header().get_str("tokenizer.chat_template").is_some(),
                 };
                 let _ = ready_tx.send(Ok(info));
-                while let Ok(job) = rx.recv() {
-                    // A receiver that went away (a cancelled request) is not an error.
-                    match job {
-                        Job::Generate { request, sequential, reply } => {
-                            let _ = reply.send(engine.generate(&request, sequential));
-                        }
-                        Job::Embed { texts, reply } => {
-                            let _ = reply.send(engine.embed(&texts));
-                        }
-                        Job::Logits { prompt, reply } => {
-                            let _ = reply.send(engine.prompt_logits(&prompt));
-                        }
-                        Job::Tokens { prompt, reply } => {
-                            let _ = reply.send(engine.prompt_token_ids(&prompt));
-                        }
-                        Job::RawSpeed { n_prompt, n_gen, reply } => {
-                            let _ = reply.send(engine.raw_speed(n_prompt, n_gen));
+                let mut batcher = Batcher::new(&engine, slots, counted);
+                loop {
+                    // Wait for work only when the batch is empty; otherwise take what came in
+                    // and decode the next token of everything running.
+                    if batcher.is_idle() {
+                        match rx.recv() {
+                            Ok(job) => run(&engine, &mut batcher, job),
+                            Err(_) => break,
                         }
                     }
+                    while let Ok(job) = rx.try_recv() {
+                        run(&engine, &mut batcher, job);
+                    }
+                    batcher.step();
                 }
             })
             .map_err(|e| ModelError::Unavailable(format!("cannot start the llama.cpp thread: {e}")))?;
         let info = ready_rx
             .recv()
             .map_err(|_| ModelError::Unavailable("the llama.cpp thread stopped while loading the model".into()))??;
-        Ok(Self { jobs: Some(jobs), thread: Some(thread), info })
+        Ok(Self { jobs: Some(jobs), thread: Some(thread), info, slots, stats })
+    }
+
+    /// Decode steps by batch size, since the model loaded.
+    pub fn stats(&self) -> &Arc<BatchStats> {
+        &self.stats
     }
 
     /// The loaded model's facts.
@@ -104,9 +139,50 @@ impl Worker {
         rx.await.map_err(|_| gone())?
     }
 
-    /// Runs a generation request.
-    pub async fn generate(&self, request: GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {
-        self.call(|reply| Job::Generate { request, sequential, reply }).await
+    /// Runs a generation request in the shared batch, streaming pieces to `sink` if given.
+    /// `sequential` decodes one candidate at a time, prompt included, as `n` separate calls
+    /// would (for comparison); more candidates than the batch has sequences go in groups.
+    pub async fn generate(
+        &self,
+        request: &GenerationRequest,
+        sequential: bool,
+        sink: Option<PieceSink<'_>>,
+    ) -> Result<Generation, ModelError> {
+        request.validate()?;
+        let group = if sequential { 1 } else { self.slots };
+        let mut merged: Option<Generation> = None;
+        let mut start = 0;
+        for seeds in request.seed_groups(group) {
+            let mut part = request.clone();
+            part.n = seeds.len();
+            part.sampling.seed = seeds[0];
+            let (pieces, mut received) = async_mpsc::unbounded_channel();
+            let stream = sink.map(|(options, _)| (options, pieces));
+            let answer = self.call(|reply| Job::Generate(GenerateJob { request: part, stream, reply }));
+            let generation = match sink {
+                Some((_, on_piece)) => {
+                    let forward = async {
+                        while let Some(mut piece) = received.recv().await {
+                            piece.candidate += start;
+                            on_piece(piece);
+                        }
+                    };
+                    let (generation, ()) = tokio::join!(answer, forward);
+                    generation?
+                }
+                None => answer.await?,
+            };
+            start += seeds.len();
+            match &mut merged {
+                None => merged = Some(generation),
+                Some(m) => {
+                    m.timings.prompt_ms += generation.timings.prompt_ms;
+                    m.timings.generate_ms += generation.timings.generate_ms;
+                    m.candidates.extend(generation.candidates);
+                }
+            }
+        }
+        merged.ok_or_else(|| ModelError::InvalidRequest("n = 0 is out of range; allowed: an integer ≥ 1".into()))
     }
 
     /// Embeds texts.

@@ -232,6 +232,36 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
     }
 }
 
+/// The generator `autobranch serve` runs: llama.cpp decodes up to `max_batch` sequences of
+/// all requests together (and reports its batch sizes); a server backend fans out at most
+/// `max_n` requests at once.
+pub fn serve_generator(
+    choice: &Choice<'_>,
+    max_batch: usize,
+    threads: Option<i32>,
+    max_n: usize,
+) -> Result<(Box<dyn Generator>, Option<crate::commands::serve::BatchSizes>), Failure> {
+    #[cfg(feature = "llamacpp")]
+    if choice.backend == "llamacpp" {
+        let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
+        let options = autobranch_llamacpp::LlamaCppOptions {
+            max_sequences: max_batch as u32,
+            threads: threads.or(llamacpp_options(choice).threads),
+            ..llamacpp_options(choice)
+        };
+        let g = autobranch_llamacpp::LlamaCppGenerator::load(&path, options)
+            .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
+        let stats = g.batch_stats();
+        let sizes: crate::commands::serve::BatchSizes = Box::new(move || {
+            let s = stats.snapshot();
+            (s.buckets, s.steps, s.sequences)
+        });
+        return Ok((Box::new(g), Some(sizes)));
+    }
+    let _ = (max_batch, threads);
+    Ok((generator(choice, false, max_n)?, None))
+}
+
 /// Loads the embedder.
 pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
     match choice.backend.as_str() {

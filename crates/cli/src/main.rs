@@ -65,6 +65,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the models over HTTP: the OpenAI API (chat, completions, embeddings, models),
+    /// /v1/select, /v1/explore and /metrics, with batching across requests.
+    Serve(commands::serve::ServeArgs),
     /// Benchmark the compiled-in backends: selection, embeddings, generation, exploration.
     Bench(commands::bench::BenchArgs),
     /// Fetch the default models, or show where they live.
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
             Command::Explore(args) => commands::explore::run(args).await,
             Command::Generate(args) => commands::generate::run(args).await,
             Command::Bench(args) => commands::bench::run(&args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
             Command::Embed { file, config, embedder, json } => {
                 commands::embed::run(file.as_deref(), config.as_ref(), &embedder, json).await
             }

@@ -282,6 +282,55 @@ pub struct Config {
     pub system: Option<String>,
     /// Exploration shape.
     pub explore: ExploreConfig,
+    /// `autobranch serve`'s settings; not part of a tree's configuration, so neither
+    /// checkpoints nor `tree.json` carry them.
+    #[serde(skip)]
+    pub server: ServerConfig,
+}
+
+/// The `server` section: where `autobranch serve` listens and what it allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind (loopback by default).
+    pub host: String,
+    /// TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Most sequences decoded together over all requests (local backends).
+    pub max_batch: usize,
+    /// Largest `n` of one request.
+    pub max_n: usize,
+    /// Largest `max_tokens` of one request.
+    pub max_tokens: u32,
+    /// Most requests in flight; more are answered 429.
+    pub max_queue: usize,
+    /// Seconds one request may take.
+    pub timeout_s: u64,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Variable holding the key every request must present as a Bearer token.
+    pub api_key_env: Option<String>,
+    /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
+    pub shutdown_grace_s: u64,
+    /// Most nodes one `/v1/explore` request may plan.
+    pub max_explore_nodes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            max_batch: 64,
+            max_n: 64,
+            max_tokens: 4096,
+            max_queue: 64,
+            timeout_s: 300,
+            max_body_bytes: 4 << 20,
+            api_key_env: None,
+            shutdown_grace_s: 10,
+            max_explore_nodes: 1000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -297,6 +346,7 @@ impl Default for Config {
             generation: SamplingParams::default(),
             system: None,
             explore: ExploreConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -308,7 +358,7 @@ pub const BACKENDS: [&str; 4] = ["llamacpp", "burn", "ollama", "openai"];
 pub const BURN_DEVICES: [&str; 3] = ["flex", "ndarray", "wgpu"];
 
 /// Every section and the keys it accepts; `docs/configuration.md` is checked against it.
-pub const SCHEMA: [(&str, &[&str]); 9] = [
+pub const SCHEMA: [(&str, &[&str]); 10] = [
     ("beam", &["k"]),
     ("scorer", &["type", "weights", "scores"]),
     ("novelty", &["type", "threshold", "lambda_param"]),
@@ -321,6 +371,22 @@ pub const SCHEMA: [(&str, &[&str]); 9] = [
         &["max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed", "stop", "system"],
     ),
     ("explore", &["n", "max_depth"]),
+    (
+        "server",
+        &[
+            "host",
+            "port",
+            "max_batch",
+            "max_n",
+            "max_tokens",
+            "max_queue",
+            "timeout_s",
+            "max_body_bytes",
+            "api_key_env",
+            "shutdown_grace_s",
+            "max_explore_nodes",
+        ],
+    ),
 ];
 
 const MODEL_KEYS: [&str; 8] =
@@ -446,6 +512,9 @@ impl Config {
                 n: usize_at_least(e, "explore", "n", 1)?.unwrap_or(d.n),
                 max_depth: usize_at_least(e, "explore", "max_depth", 1)?.unwrap_or(d.max_depth),
             };
+        }
+        if let Some(m) = section(root, "server")?.into_map() {
+            cfg.server = server_config(m)?;
         }
         Ok(cfg)
     }
@@ -806,6 +875,26 @@ fn generation_config(m: &Map<String, Value>) -> Result<(SamplingParams, Option<S
         stop,
     };
     Ok((params, string(m, s, "system")?.map(str::to_owned)))
+}
+
+fn server_config(m: &Map<String, Value>) -> Result<ServerConfig, ConfigError> {
+    let s = "server";
+    check_keys(s, m, keys_of(s))?;
+    let d = ServerConfig::default();
+    let max_seq = 256;
+    Ok(ServerConfig {
+        host: string(m, s, "host")?.map_or(d.host, str::to_owned),
+        port: uint_in(m, s, "port", 0, u64::from(u16::MAX))?.map_or(d.port, |p| p as u16),
+        max_batch: uint_in(m, s, "max_batch", 1, max_seq)?.map_or(d.max_batch, |v| v as usize),
+        max_n: uint_in(m, s, "max_n", 1, max_seq)?.map_or(d.max_n, |v| v as usize),
+        max_tokens: u32_at_least(m, s, "max_tokens", 1)?.unwrap_or(d.max_tokens),
+        max_queue: usize_at_least(m, s, "max_queue", 1)?.unwrap_or(d.max_queue),
+        timeout_s: uint_in(m, s, "timeout_s", 1, 86_400)?.unwrap_or(d.timeout_s),
+        max_body_bytes: usize_at_least(m, s, "max_body_bytes", 1024)?.unwrap_or(d.max_body_bytes),
+        api_key_env: string(m, s, "api_key_env")?.map(str::to_owned),
+        shutdown_grace_s: uint_in(m, s, "shutdown_grace_s", 0, 3600)?.unwrap_or(d.shutdown_grace_s),
+        max_explore_nodes: usize_at_least(m, s, "max_explore_nodes", 1)?.unwrap_or(d.max_explore_nodes),
+    })
 }
 
 impl Config {

@@ -80,7 +80,8 @@ pub fn tree_json(state: &Exploration, config: &Config) -> Result<Value, Failure>
     Ok(v)
 }
 
-fn classify(e: ExploreError) -> Failure {
+/// An exploration error as bad input (exit 2) or a runtime failure (exit 1).
+pub fn classify(e: ExploreError) -> Failure {
     match &e {
         ExploreError::Step { source: StepError::MissingEmbeddings { .. } | StepError::Input(_), .. } => {
             Failure::BadInput(e.into())

@@ -9,3 +9,4 @@ pub mod generate;
 pub mod models;
 pub mod scenarios;
 pub mod select;
+pub mod serve;

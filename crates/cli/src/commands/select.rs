@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use autobranch_core::vectors::check_vector;
-use autobranch_core::{Candidate, Config, Meta, StepError, StepResult, StepVectors};
+use autobranch_core::{Candidate, Config, Embedder, Meta, StepError, StepResult, StepVectors};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,9 +14,10 @@ use crate::backends::{self, Choice};
 use crate::failure::{Classify, Failure};
 use crate::input::{parse_jsonl, read_text};
 
+/// One line of the input: the parent or a candidate.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Line {
+pub struct Line {
     id: String,
     text: String,
     #[serde(default)]
@@ -25,8 +26,16 @@ struct Line {
     role: Option<String>,
 }
 
+impl Line {
+    /// Marks the line as the parent.
+    pub fn into_parent(mut self) -> Self {
+        self.role = Some("parent".into());
+        self
+    }
+}
+
 /// The parsed input: the parent, the candidates and, when every line has one, their vectors.
-struct Input {
+pub struct Input {
     parent: Candidate,
     candidates: Vec<Candidate>,
     vectors: Option<StepVectors>,
@@ -34,7 +43,11 @@ struct Input {
 }
 
 fn parse_input(text: &str, source: &str) -> anyhow::Result<Input> {
-    let lines: Vec<(usize, Line)> = parse_jsonl(text, source)?;
+    input_from_lines(parse_jsonl(text, source)?, source)
+}
+
+/// The input from its numbered lines; `source` names where they came from in errors.
+pub fn input_from_lines(lines: Vec<(usize, Line)>, source: &str) -> anyhow::Result<Input> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut parent: Option<usize> = None;
     for (pos, (n, line)) in lines.iter().enumerate() {
@@ -105,7 +118,7 @@ pub async fn run(input: &Path, config: Option<&Path>, model: &EmbedderArgs, json
     let config = Config::load(config).bad_input()?;
     let (text, source) = read_text(Some(input)).bad_input()?;
     let input = parse_input(&text, &source).bad_input()?;
-    let mut selector = config.build_selector();
+    let selector = config.build_selector();
 
     // An embedder is used only when the input carries no vectors and a stage needs them, and
     // only when one is asked for (flags or the configuration's `embedding` section).
@@ -119,29 +132,7 @@ pub async fn run(input: &Path, config: Option<&Path>, model: &EmbedderArgs, json
     } else {
         None
     };
-    if !input.missing_embeddings.is_empty() && embedder.is_none() {
-        let lines: Vec<String> = input.missing_embeddings.iter().map(ToString::to_string).collect();
-        return Err(Failure::BadInput(anyhow!(
-            "{source}: line(s) {} have no \"embedding\" while others do, and no embedder is configured; \
-             give every line an embedding or none",
-            lines.join(", ")
-        )));
-    }
-
-    let result = match (&input.vectors, &embedder) {
-        (Some(v), _) => selector.step_with_vectors(&input.parent, input.candidates, Some(v)),
-        (None, Some(e)) => selector.step(&input.parent, input.candidates, Some(e.as_ref())).await,
-        (None, None) => selector.step_with_vectors(&input.parent, input.candidates, None),
-    };
-    let result = result.map_err(|e| match e {
-        StepError::MissingEmbeddings { .. } => Failure::BadInput(anyhow!(
-            "{e}; add \"embedding\" to every line of {source}, configure an embedder, \
-             or turn the stage off in the config (novelty: null, entropy: null)"
-        )),
-        StepError::Input(_) => Failure::BadInput(e.into()),
-        StepError::Budget(_) | StepError::Embedding(_) => Failure::Runtime(e.into()),
-    })?;
-
+    let result = step(&config, input, embedder.as_deref(), &source).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&to_json(&result)).runtime()?);
     } else {
@@ -150,11 +141,43 @@ pub async fn run(input: &Path, config: Option<&Path>, model: &EmbedderArgs, json
     Ok(())
 }
 
+/// One selection step on the input; the embedder, if any, embeds an input without vectors.
+pub async fn step(
+    config: &Config,
+    input: Input,
+    embedder: Option<&dyn Embedder>,
+    source: &str,
+) -> Result<StepResult, Failure> {
+    let mut selector = config.build_selector();
+    if !input.missing_embeddings.is_empty() && embedder.is_none() {
+        let lines: Vec<String> = input.missing_embeddings.iter().map(ToString::to_string).collect();
+        return Err(Failure::BadInput(anyhow!(
+            "{source}: line(s) {} have no \"embedding\" while others do, and no embedder is configured; \
+             give every line an embedding or none",
+            lines.join(", ")
+        )));
+    }
+    let result = match (&input.vectors, embedder) {
+        (Some(v), _) => selector.step_with_vectors(&input.parent, input.candidates, Some(v)),
+        (None, Some(e)) => selector.step(&input.parent, input.candidates, Some(e)).await,
+        (None, None) => selector.step_with_vectors(&input.parent, input.candidates, None),
+    };
+    result.map_err(|e| match e {
+        StepError::MissingEmbeddings { .. } => Failure::BadInput(anyhow!(
+            "{e}; add \"embedding\" to every line of {source}, configure an embedder, \
+             or turn the stage off in the config (novelty: null, entropy: null)"
+        )),
+        StepError::Input(_) => Failure::BadInput(e.into()),
+        StepError::Budget(_) | StepError::Embedding(_) => Failure::Runtime(e.into()),
+    })
+}
+
 fn ids(list: &[autobranch_core::ScoredCandidate]) -> Vec<&str> {
     list.iter().map(|c| c.id()).collect()
 }
 
-fn to_json(r: &StepResult) -> serde_json::Value {
+/// The result as `select --json` prints it.
+pub fn to_json(r: &StepResult) -> serde_json::Value {
     json!({
         "kept": r.kept.iter().map(|c| json!({"id": c.id(), "text": c.text(), "score": c.score})).collect::<Vec<_>>(),
         "scored": r.scored.iter().map(|c| json!({"id": c.id(), "score": c.score})).collect::<Vec<_>>(),

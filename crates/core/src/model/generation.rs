@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
+use super::streaming::{Piece, StreamOptions};
 
 /// Who speaks a chat message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +246,30 @@ pub trait Generator: Send + Sync {
 
     /// Generates `request.n` candidates; implementations call `request.validate()` first.
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError>;
+
+    /// Generates as [`generate`](Self::generate) does, handing each candidate's text to
+    /// `on_piece` as it is produced. This default hands over each whole text once the
+    /// generation is done, without token detail; backends that decode locally stream token
+    /// by token (see [`streams_tokens`](Self::streams_tokens)).
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        options: StreamOptions,
+        on_piece: &(dyn Fn(Piece) + Send + Sync),
+    ) -> Result<Generation, ModelError> {
+        let _ = options;
+        let generation = self.generate(request).await?;
+        for (candidate, c) in generation.candidates.iter().enumerate() {
+            on_piece(Piece { candidate, text: c.text.clone(), token: None, top: Vec::new() });
+        }
+        Ok(generation)
+    }
+
+    /// Whether [`generate_streaming`](Self::generate_streaming) streams token by token and
+    /// reports each token's log-probability when asked.
+    fn streams_tokens(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]
@@ -255,6 +280,17 @@ impl<G: Generator + ?Sized> Generator for Arc<G> {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         (**self).generate(request).await
     }
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        options: StreamOptions,
+        on_piece: &(dyn Fn(Piece) + Send + Sync),
+    ) -> Result<Generation, ModelError> {
+        (**self).generate_streaming(request, options, on_piece).await
+    }
+    fn streams_tokens(&self) -> bool {
+        (**self).streams_tokens()
+    }
 }
 
 #[async_trait]
@@ -264,6 +300,17 @@ impl<G: Generator + ?Sized> Generator for Box<G> {
     }
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         (**self).generate(request).await
+    }
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        options: StreamOptions,
+        on_piece: &(dyn Fn(Piece) + Send + Sync),
+    ) -> Result<Generation, ModelError> {
+        (**self).generate_streaming(request, options, on_piece).await
+    }
+    fn streams_tokens(&self) -> bool {
+        (**self).streams_tokens()
     }
 }
 

@@ -1,13 +1,16 @@
-//! The two model traits every backend implements: [`Generator`] and [`Embedder`].
+//! The two model traits every backend implements: [`Generator`] (with its streaming form,
+//! [`Piece`] by piece) and [`Embedder`].
 
 mod embedding;
 mod generation;
+mod streaming;
 
 pub use embedding::{Embedder, Embeddings, dot};
 pub use generation::{
     CandidateTimings, ChatMessage, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings,
     Generator, Prompt, Role, SamplingParams, log_prob,
 };
+pub use streaming::{Piece, StreamOptions, TextStream, TokenLogprob};
 
 use thiserror::Error;
 
