@@ -84,4 +84,8 @@ impl Generator for LlamaCppGenerator {
     fn streams_tokens(&self) -> bool {
         true
     }
+
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        self.worker.generate_many(requests, self.sequential).await
+    }
 }

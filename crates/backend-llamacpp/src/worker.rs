@@ -185,6 +185,39 @@ impl Worker {
         merged.ok_or_else(|| ModelError::InvalidRequest("n = 0 is out of range; allowed: an integer ≥ 1".into()))
     }
 
+    /// Runs several requests in the shared batch at once: all are submitted before any is
+    /// awaited, so the batch takes them together (each prompt decoded once). Requests with
+    /// more candidates than the batch's sequences, or `sequential`, run one by one.
+    pub async fn generate_many(
+        &self,
+        requests: &[GenerationRequest],
+        sequential: bool,
+    ) -> Vec<Result<Generation, ModelError>> {
+        if sequential || requests.iter().any(|r| r.n > self.slots) {
+            let mut out = Vec::with_capacity(requests.len());
+            for r in requests {
+                out.push(self.generate(r, sequential, None).await);
+            }
+            return out;
+        }
+        let gone = || ModelError::Backend("the llama.cpp thread has stopped".into());
+        let mut replies = Vec::with_capacity(requests.len());
+        for request in requests {
+            let (reply, answer) = oneshot::channel();
+            let job = Job::Generate(GenerateJob { request: request.clone(), stream: None, reply });
+            let sent = self.jobs.as_ref().ok_or_else(gone).and_then(|jobs| jobs.send(job).map_err(|_| gone()));
+            replies.push(sent.map(|()| answer));
+        }
+        let mut out = Vec::with_capacity(requests.len());
+        for reply in replies {
+            out.push(match reply {
+                Ok(answer) => answer.await.unwrap_or_else(|_| Err(gone())),
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
     /// Embeds texts.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ModelError> {
         self.call(|reply| Job::Embed { texts, reply }).await

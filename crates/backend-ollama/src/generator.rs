@@ -168,6 +168,19 @@ impl Generator for OllamaGenerator {
         &self.model
     }
 
+    /// The requests concurrently, at most `concurrency` candidate requests in flight in all.
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        let widest = requests.iter().map(|r| r.n).max().unwrap_or(1).max(1);
+        let at_once = (self.concurrency / widest).max(1);
+        let mut out = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(at_once) {
+            // Collected before the await: async-trait's futures cannot hold the closure.
+            let calls: Vec<_> = chunk.iter().map(|r| self.generate(r)).collect();
+            out.extend(futures_util::future::join_all(calls).await);
+        }
+        out
+    }
+
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         request.validate()?;
         let started = Instant::now();

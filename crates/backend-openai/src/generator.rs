@@ -267,6 +267,17 @@ impl Generator for OpenAiGenerator {
         &self.id
     }
 
+    /// Every request in flight at once (up to `concurrency`): the server batches them.
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(self.concurrency) {
+            // Collected before the await: async-trait's futures cannot hold the closure.
+            let calls: Vec<_> = chunk.iter().map(|r| self.generate(r)).collect();
+            out.extend(futures_util::future::join_all(calls).await);
+        }
+        out
+    }
+
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         request.validate()?;
         let started = Instant::now();

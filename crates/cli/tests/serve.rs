@@ -113,3 +113,102 @@ fn bad_settings_are_refused_before_listening() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("server.port"));
 }
+
+/// The openai backend end to end against a real server: `explore` generates through
+/// `autobranch serve` with native `n` (one request per expansion) on the real model.
+#[test]
+fn explore_runs_through_the_openai_backend_on_serve() {
+    let server = Server::start(&[], &[]);
+    // Every kept child is expanded: no novelty or entropy stop to make the count vary.
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = dir.path().join("tree.yaml");
+    std::fs::write(&config, "novelty: null\nentropy: null\n").expect("config written");
+    let output = Command::new(env!("CARGO_BIN_EXE_autobranch"))
+        .args([
+            "explore",
+            "Give a plot twist for a detective story set in a Mars colony, in one sentence.",
+            "--generator",
+            "openai",
+            "--model",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "--n",
+            "4",
+            "--k",
+            "2",
+            "--depth",
+            "2",
+            "--max-tokens",
+            "16",
+            "--seed",
+            "9",
+            "--config",
+            config.to_str().expect("a UTF-8 path"),
+            "--json",
+        ])
+        .env("OPENAI_BASE_URL", format!("{}/v1", server.url))
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let tree: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a tree");
+    let nodes = tree["nodes"].as_array().expect("nodes");
+    // The root's 4 children, then 4 children of each kept child.
+    let depth = |d: u64| nodes.iter().filter(|n| n["depth"] == d).count();
+    assert_eq!(depth(1), 4);
+    let kept = nodes.iter().filter(|n| n["depth"] == 1 && n["status"] == "kept").count();
+    assert_eq!(kept, 2);
+    assert_eq!(depth(2), 4 * kept);
+    assert!(nodes.iter().skip(1).all(|n| n["tokens"].as_u64().unwrap() >= 1 && n["logprob_mean"].is_number()));
+    let generator = tree["models"]["generator"].as_str().unwrap();
+    assert!(generator.starts_with("openai:SmolLM2-135M-Instruct.Q4_1.gguf@127.0.0.1:"), "{generator}");
+    // Native n: the server counted one chat request per expansion.
+    let metrics = http_get(&server.url, "/metrics");
+    let chats: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("autobranch_requests_total{route=\"/v1/chat/completions\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(chats, 1 + kept as u64, "{metrics}");
+}
+
+/// The openai embedder against `autobranch serve` gives the vectors of the local embedder.
+#[test]
+fn the_openai_embedder_on_serve_matches_the_local_one() {
+    use std::io::Write;
+    let server = Server::start(&[], &[]);
+    let embed = |extra: &[&str]| -> Vec<Vec<f64>> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_autobranch"))
+            .args(["embed", "--json", "-"])
+            .args(extra)
+            .env("OPENAI_BASE_URL", format!("{}/v1", server.url))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        child.stdin.take().expect("stdin").write_all(b"A detective on Mars.\nThe ledger was forged.\n").expect("write");
+        let out = child.wait_with_output().expect("output");
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        serde_json::from_value(v["embeddings"].clone()).expect("rows")
+    };
+    let remote = embed(&["--embedder", "openai", "--embed-model", "all-minilm-l6-v2"]);
+    let local = embed(&[]);
+    assert_eq!(remote.len(), 2);
+    for (a, b) in remote.iter().zip(&local) {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!(dot / (norm(a) * norm(b)) >= 0.9999);
+    }
+}
+
+/// GET over a plain TCP stream (the test needs no HTTP client crate).
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}

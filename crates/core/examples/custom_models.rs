@@ -79,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One selector step over candidates from the generator.
     let config = Config {
         beam_k: 4,
-        explore: autobranch_core::config::ExploreConfig { n: 6, max_depth: 2 },
+        explore: autobranch_core::config::ExploreConfig { n: 6, max_depth: 2, ..Default::default() },
         ..Config::default()
     };
     let mut selector = config.build_selector();

@@ -250,11 +250,40 @@ pub struct ExploreConfig {
     pub n: usize,
     /// Deepest level generated (≥ 1; the root is depth 0).
     pub max_depth: usize,
+    /// How many nodes one generator call expands. Not part of a checkpoint's identity when
+    /// it is the default, so checkpoints from before it existed resume.
+    #[serde(default, skip_serializing_if = "ExpandMode::is_level")]
+    pub expand: ExpandMode,
+}
+
+/// How many nodes one generator call expands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpandMode {
+    /// Every queued node of the shallowest queued depth, in one batch.
+    #[default]
+    Level,
+    /// One node per call, in queue order.
+    Node,
+}
+
+impl ExpandMode {
+    fn is_level(&self) -> bool {
+        *self == ExpandMode::Level
+    }
+
+    /// The name a configuration file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpandMode::Level => "level",
+            ExpandMode::Node => "node",
+        }
+    }
 }
 
 impl Default for ExploreConfig {
     fn default() -> Self {
-        Self { n: 8, max_depth: 2 }
+        Self { n: 8, max_depth: 2, expand: ExpandMode::Level }
     }
 }
 
@@ -370,7 +399,7 @@ pub const SCHEMA: [(&str, &[&str]); 10] = [
         "generation",
         &["max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed", "stop", "system"],
     ),
-    ("explore", &["n", "max_depth"]),
+    ("explore", &["n", "max_depth", "expand"]),
     (
         "server",
         &[
@@ -508,9 +537,22 @@ impl Config {
         if let Some(e) = section(root, "explore")?.into_map() {
             check_keys("explore", e, keys_of("explore"))?;
             let d = ExploreConfig::default();
+            let expand = match string(e, "explore", "expand")? {
+                None => d.expand,
+                Some(v) if v.eq_ignore_ascii_case("level") => ExpandMode::Level,
+                Some(v) if v.eq_ignore_ascii_case("node") => ExpandMode::Node,
+                Some(v) => {
+                    return Err(ConfigError::OutOfRange {
+                        key: "explore.expand".into(),
+                        value: format!("{v:?}"),
+                        allowed: "level, node".into(),
+                    });
+                }
+            };
             cfg.explore = ExploreConfig {
                 n: usize_at_least(e, "explore", "n", 1)?.unwrap_or(d.n),
                 max_depth: usize_at_least(e, "explore", "max_depth", 1)?.unwrap_or(d.max_depth),
+                expand,
             };
         }
         if let Some(m) = section(root, "server")?.into_map() {
@@ -955,7 +997,7 @@ impl Config {
             "novelty": novelty,
             "entropy": entropy,
             "generation": generation,
-            "explore": {"n": self.explore.n, "max_depth": self.explore.max_depth},
+            "explore": {"n": self.explore.n, "max_depth": self.explore.max_depth, "expand": self.explore.expand.name()},
         });
         if let Some(b) = self.budget {
             file["budget"] = json!({"max_nodes": b.budget.max_nodes, "max_tokens": b.budget.max_tokens,

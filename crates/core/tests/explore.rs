@@ -1,13 +1,18 @@
 mod support;
 
 use autobranch_core::budget::{Budget, BudgetMode};
-use autobranch_core::config::{BudgetConfig, Config, ExploreConfig};
+use autobranch_core::config::{BudgetConfig, Config, ExpandMode, ExploreConfig};
 use autobranch_core::explore::{CheckpointError, Exploration, ExploreError, Explorer, NodeStatus, StopReason};
 use autobranch_core::model::Prompt;
 use support::{HashEmbedder, WordGenerator};
 
 fn config(n: usize, depth: usize) -> Config {
-    Config { explore: ExploreConfig { n, max_depth: depth }, entropy: None, beam_k: 2, ..Config::default() }
+    Config {
+        explore: ExploreConfig { n, max_depth: depth, ..ExploreConfig::default() },
+        entropy: None,
+        beam_k: 2,
+        ..Config::default()
+    }
 }
 
 async fn explore(cfg: Config) -> Exploration {
@@ -348,4 +353,87 @@ async fn an_expansion_counter_that_cannot_give_seeds_is_an_error() {
     let err = x.expand_next(&mut state).await.unwrap_err();
     assert!(matches!(err, ExploreError::InconsistentState(_)), "{err}");
     assert!(g.requests.lock().unwrap().is_empty(), "nothing was generated");
+}
+
+/// Counts generator calls: (requests per call) in call order.
+#[derive(Default)]
+struct Counting {
+    inner: WordGenerator,
+    calls: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl autobranch_core::Generator for Counting {
+    fn model_id(&self) -> &str {
+        "counting"
+    }
+    async fn generate(
+        &self,
+        request: &autobranch_core::model::GenerationRequest,
+    ) -> Result<autobranch_core::model::Generation, autobranch_core::ModelError> {
+        self.calls.lock().unwrap().push(1);
+        self.inner.generate(request).await
+    }
+    async fn generate_batch(
+        &self,
+        requests: &[autobranch_core::model::GenerationRequest],
+    ) -> Vec<Result<autobranch_core::model::Generation, autobranch_core::ModelError>> {
+        self.calls.lock().unwrap().push(requests.len());
+        let mut out = Vec::new();
+        for r in requests {
+            out.push(self.inner.generate(r).await);
+        }
+        out
+    }
+}
+
+async fn explore_counted(mut cfg: Config, mode: ExpandMode) -> (Exploration, Vec<usize>) {
+    cfg.explore.expand = mode;
+    let (g, e) = (Counting::default(), HashEmbedder::default());
+    let mut x = Explorer::new(&g, Some(&e), cfg);
+    let mut state = x.start("Tell a story");
+    x.run(&mut state, None).await.unwrap();
+    let calls = g.calls.lock().unwrap().clone();
+    (state, calls)
+}
+
+#[tokio::test]
+async fn level_mode_expands_each_depth_in_one_call_and_builds_the_node_mode_tree() {
+    let cfg = config(3, 3);
+    let (level, level_calls) = explore_counted(cfg.clone(), ExpandMode::Level).await;
+    let (node, node_calls) = explore_counted(cfg, ExpandMode::Node).await;
+    // beam k = 2: 1 node at depth 0, 2 at depth 1, 4 at depth 2.
+    assert_eq!(level_calls, vec![1, 2, 4]);
+    assert_eq!(node_calls, vec![1; 7]);
+    assert_eq!(level.nodes, node.nodes);
+    assert_eq!((level.expansions, level.stop_reason), (node.expansions, node.stop_reason));
+}
+
+#[tokio::test]
+async fn a_level_that_partly_fits_the_budget_expands_what_fits_in_queue_order() {
+    let mut cfg = config(3, 3);
+    // The budget counts kept nodes: 2 + 2·2 = 6 after depth 1, and each expansion of
+    // depth 2 asks for 3 more: a cap of 12 admits two of its four expansions.
+    cfg.novelty = None;
+    cfg.budget = Some(BudgetConfig {
+        budget: Budget { max_nodes: 12, max_tokens: 100_000, max_ms: 100_000 },
+        mode: BudgetMode::Soft,
+    });
+    let (level, calls) = explore_counted(cfg.clone(), ExpandMode::Level).await;
+    let (node, _) = explore_counted(cfg, ExpandMode::Node).await;
+    assert_eq!(calls, vec![1, 2, 2]);
+    assert_eq!(level.stop_reason, Some(StopReason::BudgetExceeded));
+    assert_eq!(level.nodes.iter().filter(|n| n.depth == 3).count(), 6);
+    assert_eq!(level.nodes.iter().filter(|n| n.status == NodeStatus::NotExpanded).count(), 2);
+    assert_eq!(level.nodes, node.nodes);
+}
+
+#[tokio::test]
+async fn node_mode_is_written_to_the_checkpoint_and_level_mode_is_not() {
+    let mut cfg = config(2, 1);
+    let (level, _) = explore_counted(cfg.clone(), ExpandMode::Level).await;
+    assert!(level.config["config"]["explore"].get("expand").is_none());
+    cfg.explore.expand = ExpandMode::Node;
+    let (node, _) = explore_counted(cfg, ExpandMode::Node).await;
+    assert_eq!(node.config["config"]["explore"]["expand"], "node");
 }

@@ -101,7 +101,7 @@ proptest! {
     fn checkpoint_then_resume_gives_the_same_tree(n in 1usize..5, depth in 1usize..4, k in 1usize..4, seed in 0u64..1000, stop_after in 1usize..6) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let cfg = || {
-            let mut c = Config { explore: ExploreConfig { n, max_depth: depth }, beam_k: k, ..Config::default() };
+            let mut c = Config { explore: ExploreConfig { n, max_depth: depth, ..ExploreConfig::default() }, beam_k: k, ..Config::default() };
             c.generation.seed = seed;
             c
         };

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::anyhow;
+use autobranch_core::config::ExpandMode;
 use autobranch_core::entropy::EntropyReason;
 use autobranch_core::explore::{
     EntropyRecord, Exploration, ExploreError, Explorer, Node, NodeStatus, Pruning, StopReason,
@@ -43,6 +44,10 @@ pub struct ExploreArgs {
     /// Beam width: children kept per expanded node (beam.k) [default: 5].
     #[arg(long)]
     pub k: Option<usize>,
+    /// Nodes per generator call: `level` (every queued node of one depth in one batch) or
+    /// `node` (explore.expand) [default: level].
+    #[arg(long, value_name = "level|node")]
+    pub expand: Option<String>,
     /// Checkpoint file, rewritten atomically after every expanded node.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
@@ -264,6 +269,14 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
     if let Some(k) = positive("--k", args.k)? {
         config.beam_k = k;
     }
+    match args.expand.as_deref() {
+        None => {}
+        Some("level") => config.explore.expand = ExpandMode::Level,
+        Some("node") => config.explore.expand = ExpandMode::Node,
+        Some(other) => {
+            return Err(Failure::BadInput(anyhow!("--expand {other:?} is not a mode; allowed: level, node")));
+        }
+    }
     let prompt = match (&args.prompt, &resumed) {
         (Some(p), _) => p.clone(),
         (None, Some(s)) => s.prompt().to_owned(),
@@ -315,7 +328,17 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         if let Some(&next) = state.queue.front() {
             let secs = started.elapsed().as_secs_f64();
             let tokens: u64 = state.nodes.iter().map(|n| u64::from(n.tokens)).sum::<u64>() - tokens_before;
-            let mut msg = format!("generating {children_per_node} children of {}", state.nodes[next].id);
+            let depth = state.nodes[next].depth;
+            let frontier = match explorer.config().explore.expand {
+                ExpandMode::Level => state.queue.iter().take_while(|&&i| state.nodes[i].depth == depth).count(),
+                ExpandMode::Node => 1,
+            };
+            let mut msg = match frontier {
+                1 => format!("generating {children_per_node} children of {}", state.nodes[next].id),
+                f => {
+                    format!("generating {} children of {f} nodes at depth {depth} in one batch", f * children_per_node)
+                }
+            };
             if done > done_before && secs > 0.0 {
                 let per = secs / (done - done_before) as f64;
                 let left = per * planned_expansions(&state, explorer.config()) as f64;

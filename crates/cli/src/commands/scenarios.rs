@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use autobranch_core::config::{EntropyConfig, NoveltyConfig};
-use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role};
+use autobranch_core::model::{ChatMessage, Generation, GenerationRequest, Prompt, Role};
 use autobranch_core::{Candidate, Config, StepVectors};
 use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
@@ -111,29 +111,36 @@ fn ids(list: &[autobranch_core::ScoredCandidate]) -> Vec<&str> {
     list.iter().map(|c| c.id()).collect()
 }
 
-/// Runs one scenario; returns its report.
-async fn run_one(
-    s: &Scenario,
-    generator: &dyn autobranch_core::Generator,
-    embedder: &dyn autobranch_core::Embedder,
-    base: &Config,
-    progress: &ProgressBar,
-) -> Result<Value, Failure> {
+/// A scenario's configuration: the base with its own selection and temperature.
+fn scenario_config(s: &Scenario, base: &Config) -> Config {
     let mut config = base.clone();
     config.beam_k = s.k;
     config.novelty = Some(s.novelty);
     config.entropy = Some(s.entropy);
     config.generation.temperature = s.temperature;
-    let started = Instant::now();
-    let request = GenerationRequest {
+    config
+}
+
+/// A scenario's generation request.
+fn scenario_request(s: &Scenario, config: &Config) -> GenerationRequest {
+    GenerationRequest {
         prompt: Prompt::Chat(vec![ChatMessage::new(Role::User, s.prompt)]),
         n: s.n,
         sampling: config.generation.clone(),
-    };
-    progress.set_message(format!("{}: generating {} candidates", s.name, s.n));
-    let generation = generator.generate(&request).await.runtime()?;
-    let generation_ms = started.elapsed().as_secs_f64() * 1000.0;
+    }
+}
 
+/// Selects among one scenario's generated candidates; returns its report. `generation_ms`
+/// is the scenario's share of the batch all scenarios generated in.
+async fn run_one(
+    s: &Scenario,
+    generation: Generation,
+    generation_ms: f64,
+    embedder: &dyn autobranch_core::Embedder,
+    config: &Config,
+    progress: &ProgressBar,
+) -> Result<Value, Failure> {
+    let started = Instant::now();
     let mut candidates = Vec::new();
     let mut filtered = Vec::new();
     for (i, g) in generation.candidates.iter().enumerate() {
@@ -158,7 +165,7 @@ async fn run_one(
     let mut selector = config.build_selector();
     let result = selector.step_with_vectors(&parent, candidates, Some(&vectors)).runtime()?;
     let selection_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let total_ms = generation_ms + started.elapsed().as_secs_f64() * 1000.0;
     Ok(json!({
         "name": s.name,
         "title": s.title,
@@ -251,10 +258,31 @@ pub async fn run(
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    // Every scenario's candidates in one generator batch (each prompt decoded once).
+    let configs: Vec<Config> = scenarios.iter().map(|s| scenario_config(s, &base)).collect();
+    let requests: Vec<GenerationRequest> =
+        scenarios.iter().zip(&configs).map(|(s, c)| scenario_request(s, c)).collect();
+    let total_n: usize = requests.iter().map(|r| r.n).sum();
+    progress.set_message(format!("generating {total_n} candidates for {} scenario(s) in one batch", requests.len()));
+    let started = Instant::now();
+    let generations = generator.generate_batch(&requests).await;
+    let batch_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let generations: Vec<Generation> = match generations.into_iter().collect::<Result<_, _>>() {
+        Ok(g) => g,
+        Err(e) => {
+            progress.finish_and_clear();
+            return Err(crate::failure::model_failure(e));
+        }
+    };
+    let all_tokens: u64 = generations.iter().map(Generation::generated_tokens).sum();
     let mut reports = Vec::new();
-    for (i, s) in scenarios.iter().enumerate() {
+    for (i, ((s, generation), config)) in scenarios.iter().zip(generations).zip(&configs).enumerate() {
         progress.set_position(i as u64 + 1);
-        let r = run_one(s, generator.as_ref(), embedder.as_ref(), &base, &progress).await;
+        let share = match all_tokens {
+            0 => batch_ms / scenarios.len() as f64,
+            t => batch_ms * generation.generated_tokens() as f64 / t as f64,
+        };
+        let r = run_one(s, generation, share, embedder.as_ref(), config, &progress).await;
         let r = match r {
             Ok(r) => r,
             Err(e) => {
@@ -271,11 +299,15 @@ pub async fn run(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"model": generator.model_id(), "scenarios": reports})).runtime()?
+            serde_json::to_string_pretty(
+                &json!({"model": generator.model_id(), "generation_batch_ms": batch_ms, "scenarios": reports})
+            )
+            .runtime()?
         );
         return Ok(());
     }
-    println!("| scenario | generation | embedding | selection | total |");
+    println!("all {} scenario(s) generated in one batch: {batch_ms:.0} ms ({total_n} candidates)\n", reports.len());
+    println!("| scenario | generation (share of the batch) | embedding | selection | total |");
     println!("|---|---:|---:|---:|---:|");
     for r in &reports {
         let t = &r["timing"];

@@ -10,7 +10,7 @@ use super::tree::{EntropyRecord, Exploration, ModelIds, Node, NodeStatus, Prunin
 use crate::beam;
 use crate::budget::BudgetExceeded;
 use crate::candidate::Candidate;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ExpandMode};
 use crate::error::{InputError, StepError};
 use crate::model::{ChatMessage, Embedder, GenerationRequest, Generator, ModelError, Prompt, Role};
 use crate::selector::BranchSelector;
@@ -61,7 +61,16 @@ pub enum ExploreError {
     InconsistentState(String),
 }
 
-/// Drives a [`Generator`] and an [`Embedder`] through the selector, node by node.
+/// One expansion about to run.
+struct Planned {
+    /// The node expanded.
+    index: usize,
+    parent_id: String,
+    request: GenerationRequest,
+}
+
+/// Drives a [`Generator`] and an [`Embedder`] through the selector, node by node or a
+/// whole level at a time.
 pub struct Explorer<'a> {
     generator: &'a dyn Generator,
     embedder: Option<&'a dyn Embedder>,
@@ -181,54 +190,132 @@ impl<'a> Explorer<'a> {
         state.stop_reason = Some(reason);
     }
 
-    /// Expands the next queued node. Returns `false` once exploration has ended.
+    /// Expands the next queued node, or (with `explore.expand: level`, the default) every
+    /// queued node of the shallowest queued depth in one generator batch. Nodes are recorded
+    /// and selected in queue order either way, with the same seeds, so both modes build the
+    /// same tree wherever the backend's numbers do not depend on what shares its batch.
+    /// Returns `false` once exploration has ended.
     pub async fn expand_next(&mut self, state: &mut Exploration) -> Result<bool, ExploreError> {
         if state.is_finished() {
             return Ok(false);
         }
-        let Some(&index) = state.queue.front() else {
+        let Some(&front) = state.queue.front() else {
             let deepest =
                 state.nodes.iter().any(|n| n.depth == self.config.explore.max_depth && n.status == NodeStatus::Kept);
             Self::finish(state, if deepest { StopReason::MaxDepth } else { StopReason::Exhausted });
             return Ok(false);
         };
-        let n = self.config.explore.n;
-        let sampling = &self.config.generation;
-
-        if let Some(budget) = self.selector.budget() {
-            let est_ms = budget.usage().used_ms.checked_div(state.expansions).unwrap_or(0);
-            let est_tokens = (n as u64).saturating_mul(u64::from(sampling.max_tokens));
-            match budget.admit(n as u64, est_tokens, est_ms) {
-                Ok(true) => {}
-                Ok(false) => {
-                    Self::finish(state, StopReason::BudgetExceeded);
-                    return Ok(false);
-                }
-                Err(e) => {
+        let frontier: Vec<usize> = match self.config.explore.expand {
+            ExpandMode::Node => vec![front],
+            ExpandMode::Level => {
+                let depth = state.nodes[front].depth;
+                state.queue.iter().copied().take_while(|&i| state.nodes[i].depth == depth).collect()
+            }
+        };
+        // As many as the budget admits, in queue order; the rest wait for the next call.
+        let mut admitted = 0;
+        for count in 1..=frontier.len() as u64 {
+            match self.admit(state, count) {
+                Ok(true) => admitted += 1,
+                Ok(false) => break,
+                Err(e) if admitted == 0 => {
                     Self::finish(state, StopReason::BudgetExceeded);
                     return Err(e.into());
                 }
+                Err(_) => break,
             }
         }
+        if admitted == 0 {
+            Self::finish(state, StopReason::BudgetExceeded);
+            return Ok(false);
+        }
+        let plans: Vec<Planned> = frontier[..admitted]
+            .iter()
+            .enumerate()
+            .map(|(j, &index)| self.plan(state, index, j as u64))
+            .collect::<Result<_, _>>()?;
+        let requests: Vec<GenerationRequest> = plans.iter().map(|p| p.request.clone()).collect();
+        let started = Instant::now();
+        let generations = match requests.as_slice() {
+            [one] => vec![self.generator.generate(one).await],
+            many => self.generator.generate_batch(many).await,
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if generations.len() != plans.len() {
+            return Err(ExploreError::InconsistentState(format!(
+                "the generator answered {} of {} requests",
+                generations.len(),
+                plans.len()
+            )));
+        }
+        // The batch's time, split by generated tokens, is each expansion's time for the budget.
+        let tokens: Vec<u64> =
+            generations.iter().map(|g| g.as_ref().map_or(0, crate::model::Generation::generated_tokens)).collect();
+        let total: u64 = tokens.iter().sum();
+        for ((plan, generation), t) in plans.into_iter().zip(generations).zip(tokens) {
+            let generation =
+                generation.map_err(|source| ExploreError::Generation { node: plan.parent_id.clone(), source })?;
+            let ms = match total {
+                0 => elapsed_ms / admitted as u64,
+                total => (elapsed_ms as u128 * u128::from(t) / u128::from(total)) as u64,
+            };
+            if !self.record(state, plan, generation, ms).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 
-        let parent_id = state.nodes[index].id.clone();
-        // Expansion e's candidates take seeds seed + e·n + i. The product is checked (a counter
-        // that large is an invalid state, not a seed); the sum wraps like
-        // `GenerationRequest::candidate_seed`, since seeds are taken modulo 2^64.
-        let (seed_offset, expansions) =
-            state.expansions.checked_mul(n as u64).zip(state.expansions.checked_add(1)).ok_or_else(|| {
-                ExploreError::InconsistentState(format!("expansions = {} leaves no seeds to derive", state.expansions))
-            })?;
+    /// Whether the budget admits `count` more expansions (estimated from the ones so far).
+    fn admit(&self, state: &Exploration, count: u64) -> Result<bool, BudgetExceeded> {
+        let Some(budget) = self.selector.budget() else { return Ok(true) };
+        let n = self.config.explore.n as u64;
+        let est_ms = budget.usage().used_ms.checked_div(state.expansions).unwrap_or(0);
+        let est_tokens = n.saturating_mul(u64::from(self.config.generation.max_tokens));
+        budget.admit(n.saturating_mul(count), est_tokens.saturating_mul(count), est_ms.saturating_mul(count))
+    }
+
+    /// The request of node `index`, the `ahead`-th expansion after those done. Expansion e's
+    /// candidates take seeds seed + e·n + i: a seed depends on the node's place in the
+    /// expansion order, never on what shares its batch.
+    fn plan(&self, state: &Exploration, index: usize, ahead: u64) -> Result<Planned, ExploreError> {
+        let n = self.config.explore.n;
+        let sampling = &self.config.generation;
+        // The product is checked (a counter that large is an invalid state, not a seed); the
+        // sum wraps like `GenerationRequest::candidate_seed`, since seeds are taken modulo 2^64.
+        let expansion = state.expansions.checked_add(ahead);
+        let seed_offset = expansion.and_then(|e| e.checked_mul(n as u64)).filter(|_| expansion < Some(u64::MAX));
+        let Some(seed_offset) = seed_offset else {
+            return Err(ExploreError::InconsistentState(format!(
+                "expansions = {} leaves no seeds to derive",
+                state.expansions
+            )));
+        };
         let mut request_sampling = sampling.clone();
         request_sampling.seed = sampling.seed.wrapping_add(seed_offset);
-        let request = GenerationRequest { prompt: self.prompt_for(state, index), n, sampling: request_sampling };
-        let started = Instant::now();
-        let generation = self
-            .generator
-            .generate(&request)
-            .await
-            .map_err(|source| ExploreError::Generation { node: parent_id.clone(), source })?;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(Planned {
+            index,
+            parent_id: state.nodes[index].id.clone(),
+            request: GenerationRequest { prompt: self.prompt_for(state, index), n, sampling: request_sampling },
+        })
+    }
+
+    /// Records the generation of one planned expansion (its node at the queue's front):
+    /// the children, their selection, the queue and the stop decision. Returns `false`
+    /// once exploration has ended.
+    async fn record(
+        &mut self,
+        state: &mut Exploration,
+        plan: Planned,
+        generation: crate::model::Generation,
+        elapsed_ms: u64,
+    ) -> Result<bool, ExploreError> {
+        let Planned { index, parent_id, .. } = plan;
+        let n = self.config.explore.n;
+        if state.queue.front() != Some(&index) {
+            return Err(ExploreError::InconsistentState(format!("node {parent_id} is not next in the queue")));
+        }
+        let expansions = state.expansions.saturating_add(1);
         if generation.candidates.len() != n {
             return Err(ExploreError::WrongCandidateCount {
                 node: parent_id,

@@ -270,6 +270,17 @@ pub trait Generator: Send + Sync {
     fn streams_tokens(&self) -> bool {
         false
     }
+
+    /// Generates several requests, each with its own prompt and `n`, one answer per request
+    /// in order. This default runs them one after another; backends that batch (llama.cpp)
+    /// decode them all together, each prompt once.
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for request in requests {
+            out.push(self.generate(request).await);
+        }
+        out
+    }
 }
 
 #[async_trait]
@@ -291,6 +302,9 @@ impl<G: Generator + ?Sized> Generator for Arc<G> {
     fn streams_tokens(&self) -> bool {
         (**self).streams_tokens()
     }
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        (**self).generate_batch(requests).await
+    }
 }
 
 #[async_trait]
@@ -311,6 +325,9 @@ impl<G: Generator + ?Sized> Generator for Box<G> {
     }
     fn streams_tokens(&self) -> bool {
         (**self).streams_tokens()
+    }
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        (**self).generate_batch(requests).await
     }
 }
 

@@ -72,6 +72,8 @@ struct Sampling {
     top_k: Option<u32>,
     min_p: Option<f32>,
     repeat_penalty: Option<f32>,
+    /// vLLM's and SGLang's name for `repeat_penalty`.
+    repetition_penalty: Option<f32>,
     presence_penalty: Option<f32>,
     frequency_penalty: Option<f32>,
     seed: Option<i64>,
@@ -227,7 +229,15 @@ impl AppState {
         if let Some(p) = s.min_p {
             sampling.min_p = p;
         }
-        if let Some(r) = s.repeat_penalty {
+        if let (Some(a), Some(b)) = (s.repeat_penalty, s.repetition_penalty)
+            && a != b
+        {
+            return Err(ApiError::invalid(
+                Some("repetition_penalty".into()),
+                format!("repeat_penalty = {a} and repetition_penalty = {b} disagree; they are one setting"),
+            ));
+        }
+        if let Some(r) = s.repeat_penalty.or(s.repetition_penalty) {
             sampling.repeat_penalty = r;
         }
         sampling.seed = s.seed.map_or_else(random_seed, |v| v as u64);
