@@ -156,9 +156,14 @@ async fn context_overflow_says_how_to_fix_it() {
     .unwrap();
     let long = "word ".repeat(400);
     assert_invalid(small.generate(&request(Prompt::Text(long), 1, 0.0, 1, 8)).await, "shorten the prompt");
+    // The context is per candidate: eight candidates fit where one does.
+    assert_eq!(
+        small.generate(&request(Prompt::Text("hello".into()), 8, 0.5, 1, 64)).await.unwrap().candidates.len(),
+        8
+    );
     assert_invalid(
-        small.generate(&request(Prompt::Text("hello".into()), 8, 0.5, 1, 64)).await,
-        "ask for fewer candidates or fewer tokens, or raise the context size",
+        small.generate(&request(Prompt::Text("hello".into()), 1, 0.5, 1, 200)).await,
+        "ask for fewer tokens, or raise the context size",
     );
 }
 
@@ -271,4 +276,59 @@ async fn nan_weights_fail_generation_naming_the_model_file() {
     }
     let err = g.prompt_logits(Prompt::Text("Hello".into())).await.unwrap_err();
     assert!(err.to_string().contains("logits containing NaN"), "{err}");
+}
+
+fn path(turns: &[(Role, &str)]) -> Prompt {
+    Prompt::Chat(turns.iter().map(|(r, t)| ChatMessage::new(*r, *t)).collect())
+}
+
+#[tokio::test]
+async fn a_child_prompt_reuses_its_parents_cached_cells_and_answers_the_same() {
+    let load = |prefix_cache| {
+        LlamaCppGenerator::load(
+            &model("SmolLM2-135M-Instruct.Q4_1.gguf"),
+            LlamaCppOptions { prefix_cache, n_ctx: Some(2048), ..LlamaCppOptions::default() },
+        )
+        .unwrap()
+    };
+    let (warm, cold) = (load(true), load(false));
+    let question = "Write the first line of a story about a lighthouse.";
+    let parent = request(chat(question), 3, 0.8, 11, 24);
+    let first = warm.generate(&parent).await.unwrap();
+    assert_eq!(first.timings.prompt_cached_tokens, 0, "nothing cached yet");
+    // A tree's child: the parent's path, its text, and the next user turn.
+    let kept = first.candidates[1].text.clone();
+    // Greedy: the cells reused and the cells computed differ at most in the last bits of a
+    // float (the summation order over the cache's layout), which a sampler would rarely and
+    // greedy decoding would almost never notice.
+    let mut child =
+        request(path(&[(Role::User, question), (Role::Assistant, &kept), (Role::User, "Continue.")]), 1, 0.0, 14, 24);
+    child.sampling.repeat_penalty = 1.0;
+    let reused = warm.generate(&child).await.unwrap();
+    let t = reused.timings;
+    assert!(t.prompt_cached_tokens > 10 && t.prompt_cached_tokens < t.prompt_tokens, "{t:?}");
+    let fresh = cold.generate(&child).await.unwrap();
+    assert_eq!(fresh.timings.prompt_cached_tokens, 0);
+    assert_eq!(texts(&reused), texts(&fresh), "cached cells must give the computed ones' answer");
+}
+
+#[tokio::test]
+async fn a_small_context_evicts_cached_sequences_instead_of_failing() {
+    // 2048 cells hold four 512-token sequences: twenty requests of four candidates fill the
+    // cache over and over, and a batch of six such requests waits for room; all are answered.
+    let small = LlamaCppGenerator::load(
+        &model("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        LlamaCppOptions { n_ctx: Some(512), prefix_cache: true, kv_cells: 2048, ..LlamaCppOptions::default() },
+    )
+    .unwrap();
+    for i in 0..20 {
+        let r = request(chat(&format!("Name a colour, number {i}.")), 4, 0.8, i, 24);
+        let g = small.generate(&r).await.unwrap();
+        assert_eq!(g.candidates.len(), 4);
+    }
+    let batch: Vec<GenerationRequest> =
+        (0..6).map(|i| request(chat(&format!("Name a fruit, number {i}.")), 4, 0.8, i, 24)).collect();
+    for g in small.generate_batch(&batch).await {
+        assert_eq!(g.unwrap().candidates.len(), 4);
+    }
 }

@@ -111,6 +111,8 @@ fn comparable(tree: &Value) -> Value {
         node["gen_ms"] = Value::Null;
     }
     t["budget"] = Value::Null;
+    // Level and node mode build the same tree; the configuration says which ran.
+    t["config"]["explore"]["expand"] = Value::Null;
     t
 }
 
@@ -138,31 +140,39 @@ fn explore_writes_a_tree_and_resumes_after_a_kill() {
     }
     assert!(whole.get("queue").is_none(), "bookkeeping stays out of tree.json");
 
-    // Kill a run once its checkpoint holds at least one expansion, then resume it.
-    let ckpt = dir.path().join("ckpt.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autobranch"))
-        .args(base)
-        .args(["--checkpoint", ckpt.to_str().unwrap(), "--json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        let expansions = std::fs::read_to_string(&ckpt)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v["expansions"].as_u64())
-            .unwrap_or(0);
-        if expansions >= 1 || started.elapsed() > Duration::from_secs(120) {
-            break;
+    // Kill a run once its checkpoint holds at least one expansion, then resume it; in both
+    // expansion modes, which build the same tree.
+    for mode in ["level", "node"] {
+        let mut moded = base.to_vec();
+        moded.extend(["--expand", mode]);
+        let mut whole_args = moded.clone();
+        whole_args.push("--json");
+        assert_eq!(comparable(&json(&autobranch(&whole_args))), comparable(&whole), "{mode} mode builds another tree");
+        let ckpt = dir.path().join(format!("ckpt-{mode}.json"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_autobranch"))
+            .args(&moded)
+            .args(["--checkpoint", ckpt.to_str().unwrap(), "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            let expansions = std::fs::read_to_string(&ckpt)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v["expansions"].as_u64())
+                .unwrap_or(0);
+            if expansions >= 1 || started.elapsed() > Duration::from_secs(120) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let resumed = json(&autobranch(&["explore", "--resume", ckpt.to_str().unwrap(), "--json"]));
+        assert_eq!(comparable(&resumed), comparable(&whole), "{mode} mode");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let resumed = json(&autobranch(&["explore", "--resume", ckpt.to_str().unwrap(), "--json"]));
-    assert_eq!(comparable(&resumed), comparable(&whole));
 
     // tree.json's configuration is a configuration file: rerun from it, the same tree.
     let config = dir.path().join("config.json");

@@ -349,7 +349,7 @@ impl Default for ServerConfig {
         Self {
             host: "127.0.0.1".into(),
             port: 8080,
-            max_batch: 64,
+            max_batch: 32,
             max_n: 64,
             max_tokens: 4096,
             max_queue: 64,

@@ -140,6 +140,7 @@ impl<'a> Explorer<'a> {
             queue: [0].into(),
             expansions: 0,
             selector_state: self.selector.state(),
+            stats: Default::default(),
         }
     }
 
@@ -338,6 +339,9 @@ impl<'a> Explorer<'a> {
         }
         state.queue.pop_front();
         state.expansions = expansions;
+        let t = &generation.timings;
+        state.stats.prompt_tokens += t.prompt_tokens;
+        state.stats.prompt_tokens_computed += t.prompt_tokens.saturating_sub(t.prompt_cached_tokens);
 
         let depth = state.nodes[index].depth + 1;
         let candidates: Vec<Candidate> = generation

@@ -7,4 +7,4 @@ mod tree;
 
 pub use checkpoint::CheckpointError;
 pub use explorer::{ExploreError, Explorer};
-pub use tree::{EntropyRecord, Exploration, ModelIds, Node, NodeStatus, Pruning, StopReason};
+pub use tree::{EntropyRecord, Exploration, ExploreStats, ModelIds, Node, NodeStatus, Pruning, StopReason};

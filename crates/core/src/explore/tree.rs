@@ -158,6 +158,19 @@ pub struct Exploration {
     pub expansions: u64,
     /// Selector state after the last expansion.
     pub selector_state: SelectorState,
+    /// What generation cost: prompt tokens in all, and how many a backend's prefix cache
+    /// spared it from computing.
+    #[serde(default)]
+    pub stats: ExploreStats,
+}
+
+/// Prompt tokens of an exploration's generations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExploreStats {
+    /// Prompt tokens of every expansion.
+    pub prompt_tokens: u64,
+    /// Of those, the tokens actually computed (the rest came from a prefix cache).
+    pub prompt_tokens_computed: u64,
 }
 
 impl Exploration {

@@ -64,7 +64,7 @@ pub struct ServeArgs {
     pub embedder: EmbedderArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
-    /// Most sequences decoded together over all requests (server.max_batch) [default: 64].
+    /// Most sequences decoded together over all requests (server.max_batch) [default: 32].
     #[arg(long, value_name = "N")]
     pub max_batch: Option<usize>,
     /// CPU threads of the local generator [default: the physical cores].
