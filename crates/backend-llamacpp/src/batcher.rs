@@ -589,6 +589,9 @@ fn sample(
 
 /// The `k` largest logits with their token ids, largest first.
 fn top_tokens(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    if k == 0 {
+        return Vec::new();
+    }
     let mut top: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
     for (i, &l) in logits.iter().enumerate() {
         if top.len() < k || l > top[top.len() - 1].1 {
