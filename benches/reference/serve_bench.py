@@ -48,18 +48,18 @@ def wait_ready(url, proc, limit=180):
 
 async def burst(url, model, clients, max_tokens, seed0):
     """`clients` concurrent requests; returns (wall seconds, generated tokens)."""
-    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
+    async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600) as client:
 
-    async def one(i):
-        r = await client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=max_tokens,
-            temperature=0.8, seed=seed0 + i,
-        )
-        return r.usage.completion_tokens
+        async def one(i):
+            r = await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=max_tokens,
+                temperature=0.8, seed=seed0 + i,
+            )
+            return r.usage.completion_tokens
 
-    t0 = time.perf_counter()
-    tokens = await asyncio.gather(*(one(i) for i in range(clients)))
-    return time.perf_counter() - t0, sum(tokens)
+        t0 = time.perf_counter()
+        tokens = await asyncio.gather(*(one(i) for i in range(clients)))
+        return time.perf_counter() - t0, sum(tokens)
 
 
 async def one_after_another(url, model, count, max_tokens, seed0):

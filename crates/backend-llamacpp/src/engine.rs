@@ -144,7 +144,7 @@ impl Engine {
         LlamaSampler::chain_simple(chain)
     }
 
-    /// The tokens one sequence may hold: the setting, else the training context.
+    /// The tokens a context may hold: the setting, else the training context.
     pub(crate) fn context_limit(&self) -> u64 {
         u64::from(self.options.n_ctx.unwrap_or_else(|| self.n_ctx_train()))
     }
@@ -154,33 +154,20 @@ impl Engine {
         self.model.vocab()
     }
 
-    /// A generation context of `n_seq` sequences, each in its own KV stream of `n_ctx_seq`
-    /// cells (llama.cpp's non-unified cache): a sequence's cells never interleave with
-    /// another's, so its numbers do not depend on what shares the batch. A batch holds a
-    /// prompt chunk of the configured size or one token of every sequence.
-    pub(crate) fn streams_context(&self, n_ctx_seq: u32, n_seq: u32) -> Result<LlamaContext<'_>, ModelError> {
-        let n_batch = self.options.batch_size.max(n_seq);
-        self.context_params(n_ctx_seq.saturating_mul(n_seq), n_seq, n_batch, false)
+    /// A generation context of `n_ctx` cells shared by up to `n_seq` sequences; a batch
+    /// holds a prompt chunk of the configured size or one token of every sequence.
+    pub(crate) fn context(&self, n_ctx: u32, n_seq: u32) -> Result<LlamaContext<'_>, ModelError> {
+        self.context_with(n_ctx, n_seq, self.options.batch_size.max(n_seq))
     }
 
     fn context_with(&self, n_ctx: u32, n_seq: u32, n_batch: u32) -> Result<LlamaContext<'_>, ModelError> {
-        self.context_params(n_ctx, n_seq, n_batch, true)
-    }
-
-    fn context_params(
-        &self,
-        n_ctx: u32,
-        n_seq: u32,
-        n_batch: u32,
-        unified: bool,
-    ) -> Result<LlamaContext<'_>, ModelError> {
         let threads = self.options.threads();
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(n_batch)
             .with_n_ubatch(n_batch)
             .with_n_seq_max(n_seq)
-            .with_kv_unified(unified)
+            .with_kv_unified(true)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         self.model.new_context(backend()?, params).map_err(|e| backend_error("cannot create a llama.cpp context", e))

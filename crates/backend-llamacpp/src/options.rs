@@ -3,8 +3,7 @@
 /// How the model is run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlamaCppOptions {
-    /// Context size in tokens of one sequence (prompt and generated); `None` uses the
-    /// model's training context.
+    /// Context size in tokens; `None` uses the model's training context.
     pub n_ctx: Option<u32>,
     /// CPU threads; `None` uses the machine's physical cores.
     pub threads: Option<i32>,
@@ -17,16 +16,6 @@ pub struct LlamaCppOptions {
     /// Most sequences decoded together, over all requests in flight (at most 256,
     /// llama.cpp's limit); a request with more candidates runs in groups of this size.
     pub max_sequences: u32,
-    /// Keep finished sequences' cells and reuse the longest common token prefix of later
-    /// prompts (a tree's children continue their parent's path). Off by default: llama.cpp's
-    /// CPU kernels round differently for a prompt decoded in one batch and the same tokens
-    /// decoded one at a time, so reused cells can change the last bits of the logits, and a
-    /// run that starts with a cold cache (a resume) can sample a different text.
-    pub prefix_cache: bool,
-    /// KV cells over all sequences decoded together: the memory of the batch (SmolLM2-135M:
-    /// 23 KB a cell). The sequences a context holds are this over the longest sequence, at
-    /// least one request's `n` and at most `max_sequences`.
-    pub kv_cells: u32,
     /// Longest input of the embedder in tokens (256, as sentence-transformers truncates MiniLM).
     pub embed_max_tokens: u32,
 }
@@ -40,8 +29,6 @@ impl Default for LlamaCppOptions {
             batch_size: 512,
             sequential: false,
             max_sequences: 256,
-            prefix_cache: false,
-            kv_cells: 16384,
             embed_max_tokens: 256,
         }
     }

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use autobranch_core::model::{Generation, GenerationRequest, ModelError, Piece, Prompt, StreamOptions};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
-use crate::batcher::{BatchLimits, Batcher, GenerateJob};
+use crate::batcher::{Batcher, GenerateJob};
 use crate::engine::Engine;
 use crate::options::LlamaCppOptions;
 use crate::stats::BatchStats;
@@ -78,11 +78,6 @@ impl Worker {
     pub fn spawn(path: &Path, options: LlamaCppOptions) -> Result<Self, ModelError> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let slots = options.max_sequences.clamp(1, MAX_SEQUENCES) as usize;
-        let limits = BatchLimits {
-            max_sequences: slots,
-            kv_cells: u64::from(options.kv_cells),
-            prefix_cache: options.prefix_cache,
-        };
         let stats = Arc::new(BatchStats::default());
         let counted = Arc::clone(&stats);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<ModelInfo, ModelError>>();
@@ -104,7 +99,7 @@ impl Worker {
                     has_chat_template: engine.header().get_str("tokenizer.chat_template").is_some(),
                 };
                 let _ = ready_tx.send(Ok(info));
-                let mut batcher = Batcher::new(&engine, limits, counted);
+                let mut batcher = Batcher::new(&engine, slots, counted);
                 loop {
                     // Wait for work only when the batch is empty; otherwise take what came in
                     // and decode the next token of everything running.

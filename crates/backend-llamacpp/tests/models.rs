@@ -23,6 +23,14 @@ fn model(name: &str) -> PathBuf {
     path
 }
 
+/// The tests that share [`smol`] take turns: requests that reach one generator together
+/// share its batch, which can change the last bits of the numbers (continuous batching),
+/// and these tests compare exact texts.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 fn smol() -> &'static LlamaCppGenerator {
     static GEN: OnceLock<LlamaCppGenerator> = OnceLock::new();
     GEN.get_or_init(|| {
@@ -49,6 +57,7 @@ fn texts(g: &autobranch_core::model::Generation) -> Vec<String> {
 
 #[tokio::test]
 async fn same_seed_same_candidates_and_different_seeds_differ() {
+    let _turn = one_at_a_time().await;
     let r = request(chat("Write the first line of a story about a lighthouse."), 3, 0.9, 7, 24);
     let a = smol().generate(&r).await.unwrap();
     let b = smol().generate(&r).await.unwrap();
@@ -64,6 +73,7 @@ async fn same_seed_same_candidates_and_different_seeds_differ() {
 
 #[tokio::test]
 async fn greedy_batch_matches_single_sequence() {
+    let _turn = one_at_a_time().await;
     for prompt in ["What is the capital of France?", "List three colours.", "Say hello to Mars."] {
         let batch = smol().generate(&request(chat(prompt), 4, 0.0, 1, 32)).await.unwrap();
         let single = smol().generate(&request(chat(prompt), 1, 0.0, 1, 32)).await.unwrap();
@@ -78,6 +88,7 @@ async fn greedy_batch_matches_single_sequence() {
 
 #[tokio::test]
 async fn chat_template_is_applied() {
+    let _turn = one_at_a_time().await;
     let g = smol()
         .generate(&request(chat("What is the capital of France? Answer in one word."), 1, 0.0, 1, 16))
         .await
@@ -88,6 +99,7 @@ async fn chat_template_is_applied() {
 
 #[tokio::test]
 async fn logprobs_are_finite_and_not_positive_and_timings_add_up() {
+    let _turn = one_at_a_time().await;
     let g = smol().generate(&request(chat("Describe the sea."), 4, 1.0, 3, 16)).await.unwrap();
     for c in &g.candidates {
         let lp = c.logprob_mean.expect("llama.cpp reports logprobs");
@@ -101,6 +113,7 @@ async fn logprobs_are_finite_and_not_positive_and_timings_add_up() {
 
 #[tokio::test]
 async fn stop_strings_cut_the_text() {
+    let _turn = one_at_a_time().await;
     let mut r = request(Prompt::Text("1, 2, 3, 4,".into()), 2, 0.0, 1, 32);
     r.sampling.stop = vec!["7".into()];
     let g = smol().generate(&r).await.unwrap();
@@ -135,6 +148,7 @@ fn assert_invalid(result: Result<autobranch_core::model::Generation, ModelError>
 
 #[tokio::test]
 async fn invalid_requests_are_refused() {
+    let _turn = one_at_a_time().await;
     let mut r = request(chat("hi"), 0, 0.5, 1, 8);
     assert_invalid(smol().generate(&r).await, "n = 0");
     r.n = 1;
@@ -156,14 +170,9 @@ async fn context_overflow_says_how_to_fix_it() {
     .unwrap();
     let long = "word ".repeat(400);
     assert_invalid(small.generate(&request(Prompt::Text(long), 1, 0.0, 1, 8)).await, "shorten the prompt");
-    // The context is per candidate: eight candidates fit where one does.
-    assert_eq!(
-        small.generate(&request(Prompt::Text("hello".into()), 8, 0.5, 1, 64)).await.unwrap().candidates.len(),
-        8
-    );
     assert_invalid(
-        small.generate(&request(Prompt::Text("hello".into()), 1, 0.5, 1, 200)).await,
-        "ask for fewer tokens, or raise the context size",
+        small.generate(&request(Prompt::Text("hello".into()), 8, 0.5, 1, 64)).await,
+        "ask for fewer candidates or fewer tokens, or raise the context size",
     );
 }
 
@@ -276,59 +285,4 @@ async fn nan_weights_fail_generation_naming_the_model_file() {
     }
     let err = g.prompt_logits(Prompt::Text("Hello".into())).await.unwrap_err();
     assert!(err.to_string().contains("logits containing NaN"), "{err}");
-}
-
-fn path(turns: &[(Role, &str)]) -> Prompt {
-    Prompt::Chat(turns.iter().map(|(r, t)| ChatMessage::new(*r, *t)).collect())
-}
-
-#[tokio::test]
-async fn a_child_prompt_reuses_its_parents_cached_cells_and_answers_the_same() {
-    let load = |prefix_cache| {
-        LlamaCppGenerator::load(
-            &model("SmolLM2-135M-Instruct.Q4_1.gguf"),
-            LlamaCppOptions { prefix_cache, n_ctx: Some(2048), ..LlamaCppOptions::default() },
-        )
-        .unwrap()
-    };
-    let (warm, cold) = (load(true), load(false));
-    let question = "Write the first line of a story about a lighthouse.";
-    let parent = request(chat(question), 3, 0.8, 11, 24);
-    let first = warm.generate(&parent).await.unwrap();
-    assert_eq!(first.timings.prompt_cached_tokens, 0, "nothing cached yet");
-    // A tree's child: the parent's path, its text, and the next user turn.
-    let kept = first.candidates[1].text.clone();
-    // Greedy: the cells reused and the cells computed differ at most in the last bits of a
-    // float (the summation order over the cache's layout), which a sampler would rarely and
-    // greedy decoding would almost never notice.
-    let mut child =
-        request(path(&[(Role::User, question), (Role::Assistant, &kept), (Role::User, "Continue.")]), 1, 0.0, 14, 24);
-    child.sampling.repeat_penalty = 1.0;
-    let reused = warm.generate(&child).await.unwrap();
-    let t = reused.timings;
-    assert!(t.prompt_cached_tokens > 10 && t.prompt_cached_tokens < t.prompt_tokens, "{t:?}");
-    let fresh = cold.generate(&child).await.unwrap();
-    assert_eq!(fresh.timings.prompt_cached_tokens, 0);
-    assert_eq!(texts(&reused), texts(&fresh), "cached cells must give the computed ones' answer");
-}
-
-#[tokio::test]
-async fn a_small_context_evicts_cached_sequences_instead_of_failing() {
-    // 2048 cells hold four 512-token sequences: twenty requests of four candidates fill the
-    // cache over and over, and a batch of six such requests waits for room; all are answered.
-    let small = LlamaCppGenerator::load(
-        &model("SmolLM2-135M-Instruct.Q4_1.gguf"),
-        LlamaCppOptions { n_ctx: Some(512), prefix_cache: true, kv_cells: 2048, ..LlamaCppOptions::default() },
-    )
-    .unwrap();
-    for i in 0..20 {
-        let r = request(chat(&format!("Name a colour, number {i}.")), 4, 0.8, i, 24);
-        let g = small.generate(&r).await.unwrap();
-        assert_eq!(g.candidates.len(), 4);
-    }
-    let batch: Vec<GenerationRequest> =
-        (0..6).map(|i| request(chat(&format!("Name a fruit, number {i}.")), 4, 0.8, i, 24)).collect();
-    for g in small.generate_batch(&batch).await {
-        assert_eq!(g.unwrap().candidates.len(), 4);
-    }
 }

@@ -22,12 +22,6 @@ pub struct GeneratorArgs {
     /// compiled in, in that order).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
-    /// llama.cpp: keep finished sequences and decode only what a later prompt adds to a
-    /// cached one (a tree's children continue their parent's path). Faster trees, the same
-    /// tree from the same seed; a resumed tree recomputes what was cached, which can change
-    /// the last bits of the numbers and so the sampled text (`serve` always caches).
-    #[arg(long)]
-    pub prefix_cache: bool,
 }
 
 /// Which embedder runs.

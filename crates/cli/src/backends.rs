@@ -106,8 +106,6 @@ pub struct Choice<'a> {
     pub device: Option<String>,
     /// The configuration section, for host and batch size.
     pub config: Option<&'a ModelConfig>,
-    /// llama.cpp: keep finished sequences to reuse their prefixes.
-    pub prefix_cache: bool,
 }
 
 impl<'a> Choice<'a> {
@@ -122,14 +120,13 @@ impl<'a> Choice<'a> {
         let config = config.filter(|c| c.backend == backend);
         let model = flag_model.map(str::to_owned).or_else(|| config.and_then(|c| c.model.clone()));
         let device = flag_device.map(str::to_owned).or_else(|| config.and_then(|c| c.device.clone()));
-        Self { backend, model, device, config, prefix_cache: false }
+        Self { backend, model, device, config }
     }
 
     /// The generator from `--generator`/`--model` and the `generator` section; llama.cpp
     /// by default.
     pub fn generator(args: &GeneratorArgs, config: Option<&'a ModelConfig>) -> Self {
-        let flags = (args.generator.as_deref(), args.model.as_deref(), args.device.as_deref());
-        Self { prefix_cache: args.prefix_cache, ..Self::new(flags, config, "llamacpp") }
+        Self::new((args.generator.as_deref(), args.model.as_deref(), args.device.as_deref()), config, "llamacpp")
     }
 
     /// The embedder from `--embedder`/`--embed-model`/`--embed-device` and the `embedding`
@@ -146,7 +143,7 @@ impl<'a> Choice<'a> {
 /// llama.cpp settings from the configuration section (its batch size).
 #[cfg(feature = "llamacpp")]
 fn llamacpp_options(choice: &Choice<'_>) -> autobranch_llamacpp::LlamaCppOptions {
-    let mut options = autobranch_llamacpp::LlamaCppOptions { prefix_cache: choice.prefix_cache, ..Default::default() };
+    let mut options = autobranch_llamacpp::LlamaCppOptions::default();
     if let Some(b) = choice.config.and_then(|c| c.batch_size) {
         options.batch_size = b as u32;
     }
@@ -247,13 +244,8 @@ pub fn serve_generator(
     #[cfg(feature = "llamacpp")]
     if choice.backend == "llamacpp" {
         let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
-        let defaults = autobranch_llamacpp::LlamaCppOptions::default();
         let options = autobranch_llamacpp::LlamaCppOptions {
             max_sequences: max_batch as u32,
-            // Room for max_batch sequences of 512 tokens.
-            kv_cells: defaults.kv_cells.max((max_batch as u32).saturating_mul(512)),
-            // A server's clients continue their chats: their earlier turns are cached.
-            prefix_cache: true,
             threads: threads.or(llamacpp_options(choice).threads),
             ..llamacpp_options(choice)
         };

@@ -171,15 +171,6 @@ fn print_tree(state: &Exploration) {
         count(NodeStatus::NotExpanded),
         state.stop_reason.map_or("not finished".into(), stop_text)
     );
-    let stats = state.stats;
-    if stats.prompt_tokens > 0 {
-        println!(
-            "prompt tokens: {} computed of {} ({} reused from the prefix cache)",
-            stats.prompt_tokens_computed,
-            stats.prompt_tokens,
-            stats.prompt_tokens - stats.prompt_tokens_computed
-        );
-    }
     for e in &state.entropy_history {
         println!("{}", entropy_line(e));
     }

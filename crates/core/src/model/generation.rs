@@ -286,53 +286,37 @@ pub trait Generator: Send + Sync {
     }
 }
 
-#[async_trait]
-impl<G: Generator + ?Sized> Generator for Arc<G> {
-    fn model_id(&self) -> &str {
-        (**self).model_id()
-    }
-    async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
-        (**self).generate(request).await
-    }
-    async fn generate_streaming(
-        &self,
-        request: &GenerationRequest,
-        options: StreamOptions,
-        on_piece: &(dyn Fn(Piece) + Send + Sync),
-    ) -> Result<Generation, ModelError> {
-        (**self).generate_streaming(request, options, on_piece).await
-    }
-    fn streams_tokens(&self) -> bool {
-        (**self).streams_tokens()
-    }
-    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
-        (**self).generate_batch(requests).await
-    }
+/// `Generator` for the smart pointers, every method forwarded (the defaults included, so a
+/// backend's own batching and streaming survive the wrapping).
+macro_rules! forward_generator {
+    ($($pointer:ident),*) => {$(
+        #[async_trait]
+        impl<G: Generator + ?Sized> Generator for $pointer<G> {
+            fn model_id(&self) -> &str {
+                (**self).model_id()
+            }
+            async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
+                (**self).generate(request).await
+            }
+            async fn generate_streaming(
+                &self,
+                request: &GenerationRequest,
+                options: StreamOptions,
+                on_piece: &(dyn Fn(Piece) + Send + Sync),
+            ) -> Result<Generation, ModelError> {
+                (**self).generate_streaming(request, options, on_piece).await
+            }
+            fn streams_tokens(&self) -> bool {
+                (**self).streams_tokens()
+            }
+            async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+                (**self).generate_batch(requests).await
+            }
+        }
+    )*};
 }
 
-#[async_trait]
-impl<G: Generator + ?Sized> Generator for Box<G> {
-    fn model_id(&self) -> &str {
-        (**self).model_id()
-    }
-    async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
-        (**self).generate(request).await
-    }
-    async fn generate_streaming(
-        &self,
-        request: &GenerationRequest,
-        options: StreamOptions,
-        on_piece: &(dyn Fn(Piece) + Send + Sync),
-    ) -> Result<Generation, ModelError> {
-        (**self).generate_streaming(request, options, on_piece).await
-    }
-    fn streams_tokens(&self) -> bool {
-        (**self).streams_tokens()
-    }
-    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
-        (**self).generate_batch(requests).await
-    }
-}
+forward_generator!(Arc, Box);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,6 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use autobranch_benches::{BRANCH_PROMPT, StepWorkload, median, peak_rss_mib, short_texts, step_config};
-use autobranch_core::config::ExpandMode;
 use autobranch_core::explore::Explorer;
 use autobranch_core::model::{
     ChatMessage, Embedder, Generation, GenerationRequest, Generator, ModelError, Prompt, Role, SamplingParams,
@@ -113,16 +112,10 @@ impl Spec {
     /// The generator; `sequential` decodes one candidate at a time on local backends and
     /// sends one request per candidate (fan-out instead of native `n`) to an OpenAI server.
     fn generator(&self, sequential: bool, n: usize) -> Result<Box<dyn Generator>, Failure> {
-        self.generator_with(sequential, n, false)
-    }
-
-    /// The generator, with llama.cpp's prefix cache on or off.
-    fn generator_with(&self, sequential: bool, n: usize, prefix_cache: bool) -> Result<Box<dyn Generator>, Failure> {
         let args = GeneratorArgs {
             generator: Some(self.name.clone()),
             model: self.model.clone(),
             device: self.device.clone(),
-            prefix_cache,
         };
         #[cfg(feature = "openai")]
         if self.name == "openai" && sequential {
@@ -366,25 +359,12 @@ impl Generator for TimedGenerator<'_> {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         let started = Instant::now();
         let out = self.inner.generate(request).await;
-        self.add(started);
-        out
-    }
-
-    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
-        let started = Instant::now();
-        let out = self.inner.generate_batch(requests).await;
-        self.add(started);
-        out
-    }
-}
-
-impl TimedGenerator<'_> {
-    fn add(&self, started: Instant) {
         if let Ok(mut spent) = self.spent.lock()
             && let Some(last) = spent.last_mut()
         {
             *last += started.elapsed().as_secs_f64();
         }
+        out
     }
 }
 
@@ -393,63 +373,45 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
     let embedder_spec = specs.iter().find(|s| s.name == "burn").or(generators.first().copied()).cloned();
     let Some(embedder_spec) = embedder_spec else { return Ok(Value::Array(Vec::new())) };
     let embedder = embedder_spec.embedder().await?;
-    let (n, depth, tokens) = if quick { (2, 2, 4) } else { (8, 3, 48) };
+    let (n, depth, tokens) = if quick { (2, 1, 4) } else { (8, 2, 48) };
     println!(
         "\n## Explore (depth {depth}, n {n}, beam 3, {tokens} tokens per node; embedder {})\n",
         embedder_spec.label()
     );
-    println!(
-        "node: one node per generator call; level: every node of a depth in one batch; prefix cache: a \
-         child's prompt decodes only what follows its parent's cached sequence.\n"
-    );
-    println!("| generator | mode | tree | generation | embedding + selection | nodes | prompt tokens computed / all |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("| generator | tree | generation | embedding + selection | nodes |");
+    println!("|---|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for spec in generators {
-        // Node mode, level mode, and level mode over llama.cpp's prefix cache.
-        let cached = spec.name == "llamacpp";
-        let runs = [(ExpandMode::Node, false), (ExpandMode::Level, false)]
-            .into_iter()
-            .chain(cached.then_some((ExpandMode::Level, true)));
-        for (mode, prefix_cache) in runs {
-            let generator = spec.generator_with(false, n, prefix_cache)?;
-            let mut config = Config { beam_k: 3, ..Config::default() };
-            config.explore.n = n;
-            config.explore.max_depth = depth;
-            config.explore.expand = mode;
-            config.generation.max_tokens = tokens;
-            let timed = TimedGenerator { inner: generator.as_ref(), spent: Mutex::new(Vec::new()) };
-            let (g, e, config) = (&timed, embedder.as_ref(), &config);
-            let (med, lo, hi, state) = timed_async(reps, || async move {
-                g.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.push(0.0);
-                let mut explorer = Explorer::new(g, Some(e), config.clone());
-                let mut state = explorer.start("Give a plot twist for a detective story set in a Mars colony.");
-                explorer.run(&mut state, None).await.map_err(|e| Failure::Runtime(anyhow!(e)))?;
-                Ok(state)
-            })
-            .await?;
-            // Wall time inside the generator per run (warm-up first, left out); the rest of a
-            // tree's time is embedding and selection.
-            let spent = timed.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.clone();
-            let gen_s = median(spent[1..].to_vec());
-            let rest_s = (med - gen_s).max(0.0);
-            let stats = state.stats;
-            let mode_name = if prefix_cache { "level + prefix cache" } else { mode.name() };
-            println!(
-                "| {} | {mode_name} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} | {} / {} |",
-                spec.label(),
-                state.nodes.len(),
-                stats.prompt_tokens_computed,
-                stats.prompt_tokens
-            );
-            rows.push(json!({
-                "generator": spec.label(), "embedder": embedder_spec.label(), "mode": mode.name(),
-                "prefix_cache": prefix_cache, "n": n,
-                "depth": depth, "beam": 3, "tree_s": med, "tree_min_s": lo, "tree_max_s": hi, "generation_s": gen_s,
-                "embedding_and_selection_s": rest_s, "nodes": state.nodes.len(),
-                "prompt_tokens": stats.prompt_tokens, "prompt_tokens_computed": stats.prompt_tokens_computed,
-            }));
-        }
+        let generator = spec.generator(false, n)?;
+        let mut config = Config { beam_k: 3, ..Config::default() };
+        config.explore.n = n;
+        config.explore.max_depth = depth;
+        config.generation.max_tokens = tokens;
+        let timed = TimedGenerator { inner: generator.as_ref(), spent: Mutex::new(Vec::new()) };
+        let (g, e, config) = (&timed, embedder.as_ref(), &config);
+        let (med, lo, hi, state) = timed_async(reps, || async move {
+            g.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.push(0.0);
+            let mut explorer = Explorer::new(g, Some(e), config.clone());
+            let mut state = explorer.start("Give a plot twist for a detective story set in a Mars colony.");
+            explorer.run(&mut state, None).await.map_err(|e| Failure::Runtime(anyhow!(e)))?;
+            Ok(state)
+        })
+        .await?;
+        // Wall time inside the generator per run (warm-up first, left out); the rest of a
+        // tree's time is embedding and selection.
+        let spent = timed.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.clone();
+        let gen_s = median(spent[1..].to_vec());
+        let rest_s = (med - gen_s).max(0.0);
+        println!(
+            "| {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} |",
+            spec.label(),
+            state.nodes.len()
+        );
+        rows.push(json!({
+            "generator": spec.label(), "embedder": embedder_spec.label(), "n": n, "depth": depth, "beam": 3,
+            "tree_s": med, "tree_min_s": lo, "tree_max_s": hi, "generation_s": gen_s,
+            "embedding_and_selection_s": rest_s, "nodes": state.nodes.len(),
+        }));
     }
     Ok(Value::Array(rows))
 }

@@ -404,15 +404,15 @@ pub async fn chat(
     .into_response())
 }
 
-/// The prompts of a completions request: one string or a list of them.
-fn completion_prompts(prompt: &Value) -> Result<Vec<String>, ApiError> {
+/// A field that holds one string or a non-empty list of them (`prompt`, `input`).
+fn strings(value: &Value, param: &str) -> Result<Vec<String>, ApiError> {
     let bad = || {
         ApiError::invalid(
-            Some("prompt".into()),
-            "prompt must be a string or a list of strings (token-id prompts are not supported)",
+            Some(param.into()),
+            format!("{param} must be a string or a non-empty list of strings (token ids are not supported)"),
         )
     };
-    match prompt {
+    match value {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) if !items.is_empty() => {
             items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(bad)).collect()
@@ -452,7 +452,7 @@ pub async fn completions(
     if body.best_of.is_some_and(|b| b > 1) {
         return Err(ApiError::invalid(Some("best_of".into()), "best_of > 1 is not supported; use n"));
     }
-    let prompts = completion_prompts(&body.prompt)?;
+    let prompts = strings(&body.prompt, "prompt")?;
     let requests: Vec<GenerationRequest> = prompts
         .into_iter()
         .map(|p| state.generation_request(Prompt::Text(p), &body.sampling))
@@ -612,23 +612,6 @@ fn stream(
     Ok(Sse::new(EventStream::new(rx, task)))
 }
 
-/// The texts of an embeddings request: one string or a list of them.
-fn embedding_inputs(input: &Value) -> Result<Vec<String>, ApiError> {
-    let bad = || {
-        ApiError::invalid(
-            Some("input".into()),
-            "input must be a string or a non-empty list of strings (token-id inputs are not supported)",
-        )
-    };
-    match input {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) if !items.is_empty() => {
-            items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(bad)).collect()
-        }
-        _ => Err(bad()),
-    }
-}
-
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
     State(state): State<Arc<AppState>>,
@@ -641,7 +624,7 @@ pub async fn embeddings(
             "this server runs no embedder (started with --no-embedder)",
         ));
     };
-    if !state.embedder_names.iter().any(|n| *n == body.model) {
+    if !state.embedder_names.contains(&body.model) {
         return Err(ApiError::status(
             StatusCode::NOT_FOUND,
             format!("the model {:?} is not served here; available: {}", body.model, state.model_list().join(", ")),
@@ -665,7 +648,7 @@ pub async fn embeddings(
             format!("dimensions = {d}, but the model's vectors have {} (they cannot be shortened)", embedder.dim()),
         ));
     }
-    let texts = embedding_inputs(&body.input)?;
+    let texts = strings(&body.input, "input")?;
     let flight = Flight::start(&state)?;
     let vectors = flight.run(embedder.embed(&texts)).await?;
     let data: Vec<Value> = vectors
