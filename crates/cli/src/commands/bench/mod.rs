@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use autobranch_benches::{BRANCH_PROMPT, StepWorkload, median, peak_rss_mib, short_texts, step_config};
+use autobranch_core::config::ExpandMode;
 use autobranch_core::explore::Explorer;
 use autobranch_core::model::{
     ChatMessage, Embedder, Generation, GenerationRequest, Generator, ModelError, Prompt, Role, SamplingParams,
@@ -348,6 +349,7 @@ async fn bench_generate(specs: &[Spec], reps: usize, quick: bool) -> Result<Valu
 struct TimedGenerator<'a> {
     inner: &'a dyn Generator,
     spent: Mutex<Vec<f64>>,
+    calls: Mutex<usize>,
 }
 
 #[async_trait]
@@ -359,12 +361,29 @@ impl Generator for TimedGenerator<'_> {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generation, ModelError> {
         let started = Instant::now();
         let out = self.inner.generate(request).await;
+        self.add(started);
+        out
+    }
+
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        let started = Instant::now();
+        let out = self.inner.generate_batch(requests).await;
+        self.add(started);
+        out
+    }
+}
+
+impl TimedGenerator<'_> {
+    /// Counts one call and adds its time to the current run.
+    fn add(&self, started: Instant) {
         if let Ok(mut spent) = self.spent.lock()
             && let Some(last) = spent.last_mut()
         {
             *last += started.elapsed().as_secs_f64();
         }
-        out
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls += 1;
+        }
     }
 }
 
@@ -373,45 +392,53 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
     let embedder_spec = specs.iter().find(|s| s.name == "burn").or(generators.first().copied()).cloned();
     let Some(embedder_spec) = embedder_spec else { return Ok(Value::Array(Vec::new())) };
     let embedder = embedder_spec.embedder().await?;
-    let (n, depth, tokens) = if quick { (2, 1, 4) } else { (8, 2, 48) };
+    let (n, depth, tokens) = if quick { (2, 2, 4) } else { (8, 3, 48) };
     println!(
         "\n## Explore (depth {depth}, n {n}, beam 3, {tokens} tokens per node; embedder {})\n",
         embedder_spec.label()
     );
-    println!("| generator | tree | generation | embedding + selection | nodes |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("node: one node per generator call; level: every queued node of a depth in one batch.\n");
+    println!("| generator | mode | tree | generation | embedding + selection | nodes | generator calls |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for spec in generators {
         let generator = spec.generator(false, n)?;
-        let mut config = Config { beam_k: 3, ..Config::default() };
-        config.explore.n = n;
-        config.explore.max_depth = depth;
-        config.generation.max_tokens = tokens;
-        let timed = TimedGenerator { inner: generator.as_ref(), spent: Mutex::new(Vec::new()) };
-        let (g, e, config) = (&timed, embedder.as_ref(), &config);
-        let (med, lo, hi, state) = timed_async(reps, || async move {
-            g.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.push(0.0);
-            let mut explorer = Explorer::new(g, Some(e), config.clone());
-            let mut state = explorer.start("Give a plot twist for a detective story set in a Mars colony.");
-            explorer.run(&mut state, None).await.map_err(|e| Failure::Runtime(anyhow!(e)))?;
-            Ok(state)
-        })
-        .await?;
-        // Wall time inside the generator per run (warm-up first, left out); the rest of a
-        // tree's time is embedding and selection.
-        let spent = timed.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.clone();
-        let gen_s = median(spent[1..].to_vec());
-        let rest_s = (med - gen_s).max(0.0);
-        println!(
-            "| {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} |",
-            spec.label(),
-            state.nodes.len()
-        );
-        rows.push(json!({
-            "generator": spec.label(), "embedder": embedder_spec.label(), "n": n, "depth": depth, "beam": 3,
-            "tree_s": med, "tree_min_s": lo, "tree_max_s": hi, "generation_s": gen_s,
-            "embedding_and_selection_s": rest_s, "nodes": state.nodes.len(),
-        }));
+        for mode in [ExpandMode::Node, ExpandMode::Level] {
+            let mut config = Config { beam_k: 3, ..Config::default() };
+            config.explore.n = n;
+            config.explore.max_depth = depth;
+            config.explore.expand = mode;
+            config.generation.max_tokens = tokens;
+            let timed =
+                TimedGenerator { inner: generator.as_ref(), spent: Mutex::new(Vec::new()), calls: Mutex::new(0) };
+            let (g, e, config) = (&timed, embedder.as_ref(), &config);
+            let (med, lo, hi, state) = timed_async(reps, || async move {
+                g.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.push(0.0);
+                let mut explorer = Explorer::new(g, Some(e), config.clone());
+                let mut state = explorer.start("Give a plot twist for a detective story set in a Mars colony.");
+                explorer.run(&mut state, None).await.map_err(|e| Failure::Runtime(anyhow!(e)))?;
+                Ok(state)
+            })
+            .await?;
+            // Wall time inside the generator per run (warm-up first, left out); the rest of a
+            // tree's time is embedding and selection.
+            let spent = timed.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.clone();
+            let runs = spent.len().max(1);
+            let calls = *timed.calls.lock().map_err(|_| Failure::Runtime(anyhow!("counter poisoned")))? / runs;
+            let gen_s = median(spent[1..].to_vec());
+            let rest_s = (med - gen_s).max(0.0);
+            println!(
+                "| {} | {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} | {calls} |",
+                spec.label(),
+                mode.name(),
+                state.nodes.len()
+            );
+            rows.push(json!({
+                "generator": spec.label(), "embedder": embedder_spec.label(), "mode": mode.name(), "n": n,
+                "depth": depth, "beam": 3, "tree_s": med, "tree_min_s": lo, "tree_max_s": hi, "generation_s": gen_s,
+                "embedding_and_selection_s": rest_s, "nodes": state.nodes.len(), "generator_calls": calls,
+            }));
+        }
     }
     Ok(Value::Array(rows))
 }
