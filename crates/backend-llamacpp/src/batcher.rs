@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use autobranch_core::model::{
-    CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, ModelError,
-    Piece, SamplingParams, StreamOptions, TextStream, TokenLogprob, log_prob,
+    CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings,
+    MAX_TOP_LOGPROBS, ModelError, Piece, SamplingParams, StreamOptions, TextStream, TokenLogprob, log_prob,
 };
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -34,9 +34,6 @@ use crate::stats::BatchStats;
 /// KV cells of the first context, when the model's context is longer: a few requests' worth
 /// without reserving the memory of a 128k-token context up front.
 const FIRST_CELLS: u64 = 4096;
-
-/// Most alternatives reported per token (OpenAI's `top_logprobs` limit).
-pub const MAX_TOP_LOGPROBS: usize = 20;
 
 /// A generation request handed to the worker.
 pub struct GenerateJob {
@@ -313,12 +310,8 @@ impl<'m> Batcher<'m> {
                         timings: CandidateTimings { generate_ms: s.done_ms },
                     })
                     .collect();
-                let timings = GenerationTimings {
-                    prompt_tokens: done.prompt_tokens,
-                    prompt_cached_tokens: 0,
-                    prompt_ms: done.prompt_ms,
-                    generate_ms,
-                };
+                let timings =
+                    GenerationTimings { prompt_tokens: done.prompt_tokens, prompt_ms: done.prompt_ms, generate_ms };
                 let _ = done.job.reply.send(Ok(Generation { candidates, timings }));
             } else {
                 i += 1;

@@ -18,11 +18,25 @@ use crate::stats::BatchStats;
 
 /// What the worker can do.
 enum Job {
-    Generate(GenerateJob),
-    Embed { texts: Vec<String>, reply: oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>> },
-    Logits { prompt: Prompt, reply: oneshot::Sender<Result<Vec<f32>, ModelError>> },
-    Tokens { prompt: Prompt, reply: oneshot::Sender<Result<Vec<u32>, ModelError>> },
-    RawSpeed { n_prompt: usize, n_gen: usize, reply: oneshot::Sender<Result<(f64, f64), ModelError>> },
+    /// Requests that join the batch together, in order (one, or a whole `generate_batch`).
+    Generate(Vec<GenerateJob>),
+    Embed {
+        texts: Vec<String>,
+        reply: oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>>,
+    },
+    Logits {
+        prompt: Prompt,
+        reply: oneshot::Sender<Result<Vec<f32>, ModelError>>,
+    },
+    Tokens {
+        prompt: Prompt,
+        reply: oneshot::Sender<Result<Vec<u32>, ModelError>>,
+    },
+    RawSpeed {
+        n_prompt: usize,
+        n_gen: usize,
+        reply: oneshot::Sender<Result<(f64, f64), ModelError>>,
+    },
 }
 
 /// Facts about the loaded model, read once at load time.
@@ -50,6 +64,10 @@ pub struct Worker {
 /// Where a streaming caller's pieces go.
 pub type PieceSink<'a> = (StreamOptions, &'a (dyn Fn(Piece) + Send + Sync));
 
+fn thread_gone() -> ModelError {
+    ModelError::Backend("the llama.cpp thread has stopped".into())
+}
+
 /// Most sequences llama.cpp decodes side by side (its `LLAMA_MAX_SEQ`).
 pub const MAX_SEQUENCES: u32 = 256;
 
@@ -57,7 +75,7 @@ pub const MAX_SEQUENCES: u32 = 256;
 fn run<'m>(engine: &'m Engine, batcher: &mut Batcher<'m>, job: Job) {
     // A receiver that went away (a cancelled request) is not an error.
     match job {
-        Job::Generate(job) => batcher.submit(job),
+        Job::Generate(jobs) => jobs.into_iter().for_each(|job| batcher.submit(job)),
         Job::Embed { texts, reply } => {
             let _ = reply.send(engine.embed(&texts));
         }
@@ -134,9 +152,8 @@ impl Worker {
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, ModelError>>) -> Job) -> Result<T, ModelError> {
         let (tx, rx) = oneshot::channel();
-        let gone = || ModelError::Backend("the llama.cpp thread has stopped".into());
-        self.jobs.as_ref().ok_or_else(gone)?.send(make(tx)).map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        self.jobs.as_ref().ok_or_else(thread_gone)?.send(make(tx)).map_err(|_| thread_gone())?;
+        rx.await.map_err(|_| thread_gone())?
     }
 
     /// Runs a generation request in the shared batch, streaming pieces to `sink` if given.
@@ -158,7 +175,7 @@ impl Worker {
             part.sampling.seed = seeds[0];
             let (pieces, mut received) = async_mpsc::unbounded_channel();
             let stream = sink.map(|(options, _)| (options, pieces));
-            let answer = self.call(|reply| Job::Generate(GenerateJob { request: part, stream, reply }));
+            let answer = self.call(|reply| Job::Generate(vec![GenerateJob { request: part, stream, reply }]));
             let generation = match sink {
                 Some((_, on_piece)) => {
                     let forward = async {
@@ -200,19 +217,25 @@ impl Worker {
             }
             return out;
         }
-        let gone = || ModelError::Backend("the llama.cpp thread has stopped".into());
-        let mut replies = Vec::with_capacity(requests.len());
-        for request in requests {
-            let (reply, answer) = oneshot::channel();
-            let job = Job::Generate(GenerateJob { request: request.clone(), stream: None, reply });
-            let sent = self.jobs.as_ref().ok_or_else(gone).and_then(|jobs| jobs.send(job).map_err(|_| gone()));
-            replies.push(sent.map(|()| answer));
-        }
+        // One job for all: the batch takes them in the same step every run, so the same
+        // requests decode to the same numbers.
+        let (jobs, answers): (Vec<GenerateJob>, Vec<_>) = requests
+            .iter()
+            .map(|request| {
+                let (reply, answer) = oneshot::channel();
+                (GenerateJob { request: request.clone(), stream: None, reply }, answer)
+            })
+            .unzip();
+        let sent = self
+            .jobs
+            .as_ref()
+            .ok_or_else(thread_gone)
+            .and_then(|j| j.send(Job::Generate(jobs)).map_err(|_| thread_gone()));
         let mut out = Vec::with_capacity(requests.len());
-        for reply in replies {
-            out.push(match reply {
-                Ok(answer) => answer.await.unwrap_or_else(|_| Err(gone())),
-                Err(e) => Err(e),
+        for answer in answers {
+            out.push(match &sent {
+                Ok(()) => answer.await.unwrap_or_else(|_| Err(thread_gone())),
+                Err(_) => Err(thread_gone()),
             });
         }
         out

@@ -284,9 +284,9 @@ impl<'a> Explorer<'a> {
         let sampling = &self.config.generation;
         // The product is checked (a counter that large is an invalid state, not a seed); the
         // sum wraps like `GenerationRequest::candidate_seed`, since seeds are taken modulo 2^64.
-        let expansion = state.expansions.checked_add(ahead);
-        let seed_offset = expansion.and_then(|e| e.checked_mul(n as u64)).filter(|_| expansion < Some(u64::MAX));
-        let Some(seed_offset) = seed_offset else {
+        // The expansion's number, and one more for the counter after it.
+        let expansion = state.expansions.checked_add(ahead).filter(|&e| e < u64::MAX);
+        let Some(seed_offset) = expansion.and_then(|e| e.checked_mul(n as u64)) else {
             return Err(ExploreError::InconsistentState(format!(
                 "expansions = {} leaves no seeds to derive",
                 state.expansions
@@ -339,9 +339,7 @@ impl<'a> Explorer<'a> {
         }
         state.queue.pop_front();
         state.expansions = expansions;
-        let t = &generation.timings;
-        state.stats.prompt_tokens += t.prompt_tokens;
-        state.stats.prompt_tokens_computed += t.prompt_tokens.saturating_sub(t.prompt_cached_tokens);
+        state.stats.prompt_tokens += generation.timings.prompt_tokens;
 
         let depth = state.nodes[index].depth + 1;
         let candidates: Vec<Candidate> = generation

@@ -158,8 +158,7 @@ pub struct Exploration {
     pub expansions: u64,
     /// Selector state after the last expansion.
     pub selector_state: SelectorState,
-    /// What generation cost: prompt tokens in all, and how many a backend's prefix cache
-    /// spared it from computing.
+    /// What generation cost.
     #[serde(default)]
     pub stats: ExploreStats,
 }
@@ -169,8 +168,6 @@ pub struct Exploration {
 pub struct ExploreStats {
     /// Prompt tokens of every expansion.
     pub prompt_tokens: u64,
-    /// Of those, the tokens actually computed (the rest came from a prefix cache).
-    pub prompt_tokens_computed: u64,
 }
 
 impl Exploration {

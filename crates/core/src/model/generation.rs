@@ -207,9 +207,6 @@ pub struct GeneratedCandidate {
 pub struct GenerationTimings {
     /// Tokens of the (shared) prompt.
     pub prompt_tokens: u64,
-    /// Of those, tokens reused from a cache instead of computed (a backend's prefix cache).
-    #[serde(default)]
-    pub prompt_cached_tokens: u64,
     /// Prompt evaluation time in ms.
     pub prompt_ms: f64,
     /// Decode time in ms.

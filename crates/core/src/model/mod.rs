@@ -10,7 +10,7 @@ pub use generation::{
     CandidateTimings, ChatMessage, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings,
     Generator, Prompt, Role, SamplingParams, log_prob,
 };
-pub use streaming::{Piece, StreamOptions, TextStream, TokenLogprob};
+pub use streaming::{MAX_TOP_LOGPROBS, Piece, StreamOptions, TextStream, TokenLogprob};
 
 use thiserror::Error;
 

@@ -2,12 +2,16 @@
 //! candidate's growing bytes into pieces that are safe to show (whole characters, nothing a
 //! stop string may still cut).
 
+/// Most alternatives a caller may ask for per token (OpenAI's `top_logprobs` limit).
+pub const MAX_TOP_LOGPROBS: usize = 20;
+
 /// What a streaming caller wants besides the text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamOptions {
     /// Report each sampled token with its log-probability.
     pub logprobs: bool,
-    /// With `logprobs`, also the most likely alternatives at each position (at most 20).
+    /// With `logprobs`, also the most likely alternatives at each position (at most
+    /// [`MAX_TOP_LOGPROBS`]).
     pub top_logprobs: usize,
 }
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use autobranch_core::model::{
-    ChatMessage, FinishReason, Generation, GenerationRequest, Piece, Prompt, Role, StreamOptions, TokenLogprob,
+    ChatMessage, FinishReason, Generation, GenerationRequest, MAX_TOP_LOGPROBS, Piece, Prompt, Role, StreamOptions,
+    TokenLogprob,
 };
 use axum::Json;
 use axum::extract::State;
@@ -22,9 +23,6 @@ use tokio::sync::mpsc;
 
 use super::error::{ApiError, ApiJson};
 use super::{AppState, EventStream, Flight};
-
-/// Most alternatives per token (OpenAI's limit).
-const MAX_TOP_LOGPROBS: usize = 20;
 
 /// Fields OpenAI clients send that change nothing here.
 const IGNORED: [&str; 8] =
@@ -148,19 +146,27 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A fresh id: the prefix and 24 hex digits from the clock and a counter.
-fn new_id(prefix: &str) -> String {
+fn nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A number no earlier call in this process returned.
+fn next_count() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    format!("{prefix}-{nanos:016x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed) as u32)
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A fresh id: the prefix and 24 hex digits from the clock and a counter.
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}-{:016x}{:08x}", nanos(), next_count() as u32)
 }
 
 /// A seed for a request without one: requests without `seed` differ, as on other servers.
 fn random_seed() -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    // splitmix64 of the clock and an id, so two requests in the same nanosecond differ too
-    let mut z = nanos ^ (new_id("").len() as u64).rotate_left(17) ^ (std::process::id() as u64) << 32;
+    // splitmix64 of the clock, the process and a counter, so two requests in the same
+    // nanosecond differ too
+    let mut z = nanos() ^ next_count().rotate_left(17) ^ (std::process::id() as u64) << 32;
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
