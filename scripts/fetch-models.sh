@@ -93,8 +93,10 @@ fi
 
 # The rest serves the tests and benchmarks only.
 if [ "$ALL" -eq 0 ]; then
-    # The serve tests' client.
-if ! "$VENV/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "3.51.0")' 2> /dev/null; then
+    # The serve tests' client and the Python package's test dependencies, at their pinned versions.
+PINNED='import sys; from importlib.metadata import version
+sys.exit(any(version(n) != v for n, v in (s.split("==") for s in sys.argv[1:])))'
+if ! "$VENV/bin/python" -c "$PINNED" "${PYTHON_PACKAGES[@]}" 2> /dev/null; then
     python_env
 fi
 
@@ -123,10 +125,15 @@ if [ ! -f "$GEMMA" ]; then
     mv "$GEMMA.join" "$GEMMA"
 fi
 
-# The converters' Python packages, and the official OpenAI client the tests of
-# `autobranch serve` drive it with, go into a virtual environment inside the models folder.
+# The converters' Python packages, the official OpenAI client the tests of `autobranch
+# serve` drive it with, and the Python package's test dependencies (the original library it
+# is compared with, and what that needs) go into a virtual environment inside the models
+# folder.
 VENV="$MODELS/.venv"
-PYTHON_PACKAGES=(gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 openai==3.51.0)
+PYTHON_PACKAGES=(gguf==0.19.0 numpy==2.2.6 safetensors==0.6.2 openai==3.51.0
+                 chatroutes-autobranch==1.3.1 scikit-learn==1.9.1 scipy==1.17.1 joblib==1.6.0
+                 threadpoolctl==3.8.0 pydantic==2.14.4 pyyaml==6.0.4 pytest==9.2.0
+                 hypothesis==6.170.17)
 python_env() {
     # A venv left without pip by an earlier failed run is made anew.
     if ! "$VENV/bin/python" -m pip --version > /dev/null 2>&1; then
@@ -138,7 +145,7 @@ python_env() {
         fi
     fi
     if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}" >&2; then
-        log "installing the Python packages (gguf, numpy, safetensors, openai) from PyPI failed."
+        log "installing the Python packages (${PYTHON_PACKAGES[*]}) from PyPI failed."
         log "with PyPI reachable: $VENV/bin/python -m pip install ${PYTHON_PACKAGES[*]}"
         exit 1
     fi
@@ -161,8 +168,10 @@ if [ ! -f "$SMOL_F32" ]; then
     mv "$SMOL_F32.part" "$SMOL_F32"
 fi
 
-# The serve tests' client.
-if ! "$VENV/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != "3.51.0")' 2> /dev/null; then
+# The serve tests' client and the Python package's test dependencies, at their pinned versions.
+PINNED='import sys; from importlib.metadata import version
+sys.exit(any(version(n) != v for n, v in (s.split("==") for s in sys.argv[1:])))'
+if ! "$VENV/bin/python" -c "$PINNED" "${PYTHON_PACKAGES[@]}" 2> /dev/null; then
     python_env
 fi
 

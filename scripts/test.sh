@@ -14,6 +14,19 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 
 cargo test --workspace --all-targets --locked --features "$FEATURES"
 cargo test --workspace --doc --locked --features "$FEATURES"
+# The Python package (crates/python): its extension module from this same build (one target
+# directory, one feature set), staged beside its Python sources; then its pytest suite (the
+# original chatroutes-autobranch side by side, the real models, the CLI binary) and the
+# notebook-shaped example, in the virtual environment scripts/fetch-models.sh --tests fills.
+cargo build --quiet --locked --workspace --lib --features "$FEATURES"
+MODELS="${AUTOBRANCH_MODELS:-$HOME/.cache/autobranch/models}"
+PYDEV="$TARGET/python-dev"
+rm -rf "$PYDEV" && mkdir -p "$PYDEV"
+cp -r crates/python/python/autobranch "$PYDEV/"
+cp "$TARGET/debug/lib_native.so" "$PYDEV/autobranch/_native.abi3.so"
+AUTOBRANCH_BIN="$TARGET/debug/autobranch" PYTHONPATH="$PYDEV" \
+    "$MODELS/.venv/bin/python" -m pytest -q -p no:cacheprovider crates/python/tests
+PYTHONPATH="$PYDEV" "$MODELS/.venv/bin/python" examples/python/creative_writing.py --max-tokens 16 > /dev/null
 # Against a real Ollama only when OLLAMA_HOST names one; shown, so a skip is visible. The same
 # package set and features as above (a `-p` run resolves features anew and recompiles).
 cargo test --locked --workspace --features "$FEATURES" --test real_server -- --nocapture

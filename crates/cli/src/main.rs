@@ -1,20 +1,12 @@
 //! `autobranch`: controlled branching generation from the command line.
 
-mod args;
-mod backends;
-mod commands;
-mod failure;
-mod html;
-mod input;
-mod output;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use args::{EmbedderArgs, GeneratorArgs};
+use autobranch_cli::args::{EmbedderArgs, GeneratorArgs};
+use autobranch_cli::commands;
+use autobranch_cli::failure::Failure;
 use clap::{Parser, Subcommand};
-
-use failure::Failure;
 
 /// Controlled branching generation with LLMs: score, select, prune and explore candidates.
 #[derive(Parser)]

@@ -5,7 +5,8 @@ use crate::candidate::Meta;
 use crate::detect::{BranchOption, BranchPoint, BranchType};
 use crate::model::{ChatMessage, GenerationRequest, Generator, ModelError, Prompt, Role, SamplingParams};
 
-const SYSTEM_PROMPT: &str = r#"You are a precise text analyzer that extracts branch points from text.
+/// The system prompt that asks a model for branch points as strict JSON (the original's schema).
+pub const SYSTEM_PROMPT: &str = r#"You are a precise text analyzer that extracts branch points from text.
 
 A branch point is a span in the text where ≥2 mutually-exclusive options are explicitly or implicitly presented.
 

@@ -9,5 +9,5 @@ pub use analyzer::{
     ConversationAnalysis, ConversationAnalyzer, ConversationGraph, ConversationStatistics, GraphEdge, GraphNode,
     SemanticBranch, SemanticType, Turn,
 };
-pub use llm_parser::{LlmBranchParser, LlmParseError, OnParseFailure};
+pub use llm_parser::{LlmBranchParser, LlmParseError, OnParseFailure, SYSTEM_PROMPT as LLM_PARSER_SYSTEM_PROMPT};
 pub use router::{AutoRouter, HeuristicScores, Routed, Router, RouterDecision};

@@ -1,0 +1,1 @@
+"""Candidates, protocols, embedding providers, scorers and the selection pipeline."""

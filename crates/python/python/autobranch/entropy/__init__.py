@@ -1,0 +1,5 @@
+"""Entropy-based stopping components."""
+
+from autobranch.entropy.shannon import ShannonEntropyStopper
+
+__all__ = ["ShannonEntropyStopper"]
