@@ -308,6 +308,18 @@ pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure>
     }
 }
 
+/// The embedder an exploration or selection with `config` needs: one only when a selection
+/// stage uses vectors; flags (`args`) win over the configuration's `embedding` section.
+pub async fn embedder_if_needed(
+    config: &autobranch_core::Config,
+    args: &EmbedderArgs,
+) -> Result<Option<Box<dyn Embedder>>, Failure> {
+    if !config.build_selector().needs_embeddings() {
+        return Ok(None);
+    }
+    Ok(Some(embedder(&Choice::embedder(args, config.embedding.as_ref())).await?))
+}
+
 /// The Burn backend the choice names (`None`: the first compiled), checked to be compiled in.
 #[cfg(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu"))]
 fn burn_backend(choice: &Choice<'_>) -> Result<Option<autobranch_burn::BurnBackend>, Failure> {

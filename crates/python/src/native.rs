@@ -8,14 +8,14 @@ use std::sync::{Arc, OnceLock};
 
 use autobranch_cli::args::{EmbedderArgs, GeneratorArgs};
 use autobranch_cli::backends::{self, Choice};
-use autobranch_cli::commands::{explore as explore_cmd, select as select_cmd};
+use autobranch_cli::commands::{explore as explore_cmd, generate as generate_cmd, select as select_cmd};
 use autobranch_cli::failure::Failure;
 use autobranch_core::explore::Explorer as CoreExplorer;
 use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role};
 use autobranch_core::{Config, Embedder as CoreEmbedder, Generator as CoreGenerator};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 use serde_json::Value;
 
 /// The runtime the backends' async APIs run on (llama.cpp and Burn keep their own threads).
@@ -49,9 +49,7 @@ fn load_config(config: Option<&Bound<'_, PyAny>>) -> PyResult<Config> {
         return Config::load(None).map_err(|e| PyValueError::new_err(e.to_string()));
     };
     if config.is_instance_of::<PyDict>() {
-        let text: String = config.py().import("json")?.call_method1("dumps", (config,))?.extract()?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        return Config::from_value(&value).map_err(|e| PyValueError::new_err(e.to_string()));
+        return Config::from_value(&from_python(config)?).map_err(|e| PyValueError::new_err(e.to_string()));
     }
     let path: PathBuf = config.extract().map_err(|_| {
         PyValueError::new_err(
@@ -174,15 +172,23 @@ impl Generator {
         stop: Option<Vec<String>>,
         system: Option<String>,
         raw: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         if n == 0 {
             return Err(PyValueError::new_err("n = 0 is out of range; allowed: an integer ≥ 1"));
         }
         let mut sampling = self.config.generation.clone();
-        max_tokens.inspect(|&v| sampling.max_tokens = v);
-        temperature.inspect(|&v| sampling.temperature = v);
-        top_p.inspect(|&v| sampling.top_p = v);
-        seed.inspect(|&v| sampling.seed = v);
+        if let Some(v) = max_tokens {
+            sampling.max_tokens = v;
+        }
+        if let Some(v) = temperature {
+            sampling.temperature = v;
+        }
+        if let Some(v) = top_p {
+            sampling.top_p = v;
+        }
+        if let Some(v) = seed {
+            sampling.seed = v;
+        }
         if let Some(s) = stop {
             sampling.stop = s;
         }
@@ -203,17 +209,7 @@ impl Generator {
         let generation = py
             .detach(|| rt.block_on(inner.generate(&request)))
             .map_err(|e| failure(autobranch_cli::failure::model_failure(e)))?;
-        let out = PyList::empty(py);
-        for (i, c) in generation.candidates.iter().enumerate() {
-            let d = PyDict::new(py);
-            d.set_item("id", format!("c{i}"))?;
-            d.set_item("text", &c.text)?;
-            d.set_item("tokens", c.tokens)?;
-            d.set_item("logprob_mean", c.logprob_mean)?;
-            d.set_item("finish_reason", format!("{:?}", c.finish_reason).to_lowercase())?;
-            out.append(d)?;
-        }
-        Ok(out)
+        to_python(py, &generate_cmd::candidates_json(&generation))
     }
 
     /// The model's path or name.
@@ -249,6 +245,7 @@ impl Explorer {
         embedder: Option<PyRef<'_, Embedder>>,
     ) -> PyResult<Self> {
         let config = load_config(config)?;
+        // What was not given is loaded as `autobranch explore` loads it.
         let generator = match generator {
             Some(g) => Arc::clone(&g.inner),
             None => {
@@ -258,12 +255,11 @@ impl Explorer {
         };
         let embedder = match embedder {
             Some(e) => Some(Arc::clone(&e.inner)),
-            None if config.build_selector().needs_embeddings() => {
+            None => {
                 let rt = runtime()?;
-                let choice = Choice::embedder(&EmbedderArgs::default(), config.embedding.as_ref());
-                Some(Arc::from(py.detach(|| rt.block_on(backends::embedder(&choice))).map_err(failure)?))
+                let loaded = py.detach(|| rt.block_on(backends::embedder_if_needed(&config, &EmbedderArgs::default())));
+                loaded.map_err(failure)?.map(Arc::from)
             }
-            None => None,
         };
         Ok(Self { generator, embedder, config })
     }

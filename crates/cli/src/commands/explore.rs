@@ -284,12 +284,7 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
     };
     let generator =
         backends::generator(&Choice::generator(&args.generator, config.generator.as_ref()), false, config.explore.n)?;
-    let embedder = if config.build_selector().needs_embeddings() {
-        let choice = Choice::embedder(&args.embedder, config.embedding.as_ref());
-        Some(backends::embedder(&choice).await?)
-    } else {
-        None
-    };
+    let embedder = backends::embedder_if_needed(&config, &args.embedder).await?;
     let children_per_node = config.explore.n;
     let mut explorer = Explorer::new(generator.as_ref(), embedder.as_deref(), config);
     let mut state = match resumed {

@@ -1,7 +1,7 @@
 //! `autobranch generate`: candidates only, with timings.
 
 use anyhow::anyhow;
-use autobranch_core::model::{ChatMessage, GenerationRequest, Prompt, Role};
+use autobranch_core::model::{ChatMessage, Generation, GenerationRequest, Prompt, Role};
 use clap::Args;
 use serde_json::json;
 
@@ -35,6 +35,22 @@ pub struct GenerateArgs {
     pub sampling: SamplingArgs,
 }
 
+/// The candidates as `generate --json` lists them: id, text, tokens, logprob_mean,
+/// finish_reason.
+pub fn candidates_json(generation: &Generation) -> serde_json::Value {
+    generation
+        .candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "id": format!("c{i}"), "text": c.text, "tokens": c.tokens,
+                "logprob_mean": c.logprob_mean, "finish_reason": c.finish_reason,
+            })
+        })
+        .collect()
+}
+
 /// Runs the command.
 pub async fn run(args: GenerateArgs) -> Result<(), Failure> {
     if args.n == 0 {
@@ -58,10 +74,7 @@ pub async fn run(args: GenerateArgs) -> Result<(), Failure> {
     let generation = generator.generate(&request).await.map_err(crate::failure::model_failure)?;
     if args.json {
         let out = json!({
-            "candidates": generation.candidates.iter().enumerate().map(|(i, c)| json!({
-                "id": format!("c{i}"), "text": c.text, "tokens": c.tokens,
-                "logprob_mean": c.logprob_mean, "finish_reason": c.finish_reason,
-            })).collect::<Vec<_>>(),
+            "candidates": candidates_json(&generation),
             "timing": {
                 "prompt_ms": generation.timings.prompt_ms,
                 "generate_ms": generation.timings.generate_ms,

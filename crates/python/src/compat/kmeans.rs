@@ -15,7 +15,6 @@ use super::vectors::Matrix;
 pub fn fit(points: &Matrix, k: usize, seed: u32, n_init: usize) -> Vec<usize> {
     let (n, d) = (points.rows(), points.dim());
     let k = k.clamp(1, n.max(1));
-    let tol = mean_variance(points) * 1e-4;
     // scikit-learn centres the data first, for more accurate distances.
     let mut x = points.clone();
     for f in 0..d {
@@ -24,6 +23,7 @@ pub fn fit(points: &Matrix, k: usize, seed: u32, n_init: usize) -> Vec<usize> {
             *x.at_mut(i, f) -= mean;
         }
     }
+    let tol = mean_variance(&x) * 1e-4;
     // `row_norms` is an einsum: products and sums, not fused.
     let norms: Vec<f64> = (0..n).map(|i| x.row(i).iter().map(|v| v * v).fold(0.0, |a, b| a + b)).collect();
     let mut pairs = PointDistances { x: &x, norms: &norms, memo: vec![None; n * n] };
@@ -60,18 +60,14 @@ impl RandomState {
     }
 }
 
-/// `np.mean(np.var(X, axis=0))`: the data-dependent scale of the tolerance.
-fn mean_variance(x: &Matrix) -> f64 {
-    let (n, d) = (x.rows(), x.dim());
+/// `np.mean(np.var(X, axis=0))` of centred data (each column's mean of squares): the
+/// data-dependent scale of the tolerance.
+fn mean_variance(centred: &Matrix) -> f64 {
+    let (n, d) = (centred.rows(), centred.dim());
     if n == 0 || d == 0 {
         return 0.0;
     }
-    let total: f64 = (0..d)
-        .map(|f| {
-            let mean = (0..n).map(|i| x.at(i, f)).sum::<f64>() / n as f64;
-            (0..n).map(|i| (x.at(i, f) - mean).powi(2)).sum::<f64>() / n as f64
-        })
-        .sum();
+    let total: f64 = (0..d).map(|f| (0..n).map(|i| centred.at(i, f).powi(2)).sum::<f64>() / n as f64).sum();
     total / d as f64
 }
 

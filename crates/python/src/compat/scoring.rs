@@ -89,8 +89,13 @@ pub fn composite_score<'py>(
     let py = candidates.py();
     let parent = parent_vec.map(vector).transpose()?;
     let parent_norm = parent.as_deref().map(norm);
+    // Indexed per candidate as the original indexes it; a list (what providers return) is
+    // used as it is, any other sequence listed once.
     let vectors: Option<Bound<'py, PyList>> = match candidate_vecs {
-        Some(v) => Some(PyList::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?),
+        Some(v) => match v.cast::<PyList>() {
+            Ok(list) => Some(list.clone()),
+            Err(_) => Some(PyList::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?),
+        },
         None => None,
     };
     let meta_key = PyString::intern(py, "meta");

@@ -96,14 +96,14 @@ pub fn vector(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
 /// original's k-means input).
 pub fn matrix(obj: &Bound<'_, PyAny>) -> PyResult<Matrix> {
     let rows: Vec<Vec<f64>> = obj.try_iter()?.map(|r| vector(&r?)).collect::<PyResult<_>>()?;
-    if let Some(first) = rows.first() {
-        if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != first.len()) {
-            return Err(PyValueError::new_err(format!(
-                "setting an array element with a sequence: embedding {i} has {} dimensions, embedding 0 has {}",
-                r.len(),
-                first.len()
-            )));
-        }
+    if let Some(first) = rows.first()
+        && let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != first.len())
+    {
+        return Err(PyValueError::new_err(format!(
+            "setting an array element with a sequence: embedding {i} has {} dimensions, embedding 0 has {}",
+            r.len(),
+            first.len()
+        )));
     }
     Ok(Matrix::from_rows(rows))
 }
