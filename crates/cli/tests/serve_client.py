@@ -179,8 +179,10 @@ raises(openai.BadRequestError, lambda: client.chat.completions.create(
 raises(openai.BadRequestError,
        lambda: client.chat.completions.create(model=GEN, messages=CHAT, temperature=-1), text="temperature")
 raises(openai.BadRequestError, lambda: client.chat.completions.create(model=GEN, messages=[]), param="messages")
-raises(openai.APIStatusError, lambda: client.chat.completions.create(
+too_large = raises(openai.APIStatusError, lambda: client.chat.completions.create(
     model=GEN, messages=[{"role": "user", "content": "x" * (5 << 20)}]), status=413)
+# The unread body ends the connection, and the response says so (no reuse, no race).
+check(too_large.response.headers.get("connection") == "close", f"{too_large.response.headers}")
 raises(openai.BadRequestError, lambda: client.embeddings.create(model=EMB, input=[]), param="input")
 bad = httpx.post(MAIN + "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
 check(bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error", bad.text)
