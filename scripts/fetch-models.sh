@@ -93,14 +93,7 @@ fi
 
 # The rest serves the tests and benchmarks only.
 if [ "$ALL" -eq 0 ]; then
-    # The serve tests' client and the Python package's test dependencies, at their pinned versions.
-PINNED='import sys; from importlib.metadata import version
-sys.exit(any(version(n) != v for n, v in (s.split("==") for s in sys.argv[1:])))'
-if ! "$VENV/bin/python" -c "$PINNED" "${PYTHON_PACKAGES[@]}" 2> /dev/null; then
-    python_env
-fi
-
-log "models ready in $MODELS"
+    log "models ready in $MODELS"
     exit 0
 fi
 

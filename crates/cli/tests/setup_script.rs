@@ -98,6 +98,27 @@ fn a_missing_or_old_toolchain_is_named() {
     assert!(stderr(&o).contains("unknown argument '--everything'; allowed: --tests"), "{}", stderr(&o));
 }
 
+/// The README's main command starts with the default set-up (no `--tests`): on a machine
+/// that has everything, it ends ready, with exit 0, and touches no test-only model.
+#[test]
+fn the_default_set_up_on_a_ready_machine_succeeds() {
+    let mut links: Vec<&str> = TOOLS.to_vec();
+    links.extend(["rustc", "cargo", "id"]);
+    let bin = bin(&links, &[("dpkg", "echo 'Status: install ok installed'"), ("apt-get", "echo apt-get ran >&2; exit 1")]);
+    let models = tempfile::tempdir().unwrap();
+    std::fs::write(models.path().join("SmolLM2-135M-Instruct.Q4_1.gguf"), "present").unwrap();
+    std::fs::create_dir(models.path().join("all-minilm-l6-v2")).unwrap();
+    std::fs::write(models.path().join("all-minilm-l6-v2/model.safetensors"), "present").unwrap();
+    let o = run(bin.path(), models.path(), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("models ready in"), "{err}");
+    assert!(!err.contains("apt-get ran"), "{err}");
+    let mut left = walk(models.path());
+    left.sort();
+    assert_eq!(left.len(), 2, "only the two default models, nothing fetched or built: {left:?}");
+}
+
 /// No network to PyPI: the step that failed is named with the command to run by hand, and
 /// a rerun finds nothing half-written.
 #[test]
