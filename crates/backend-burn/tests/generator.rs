@@ -216,3 +216,52 @@ async fn nan_weights_fail_generation_naming_the_model_file() {
         assert!(err.to_string().contains(&expected), "{err}");
     }
 }
+
+/// Counts the kernels the runtime launches (the GPU backends'; the CPU backends launch none).
+#[derive(Default)]
+struct Launches(std::sync::atomic::AtomicU64);
+
+impl cubecl_runtime::logging::LaunchObserver for Launches {
+    fn launched(&self, _kernel: &'static str) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A decode step's structure: one device→host read per forward pass (the prompt's, then one
+/// per step; the row's candidates and log-sum-exp come back together), on every compiled
+/// backend; on wgpu (lavapipe here) the kernel launches per pass are counted and reported
+/// (on a GPU a step costs about its launches: the figure to bring down).
+#[tokio::test]
+async fn every_forward_pass_reads_the_device_once() {
+    for backend in autobranch_burn::BurnBackend::compiled() {
+        let options =
+            BurnGeneratorOptions { backend: Some(backend), n_ctx: Some(512), ..BurnGeneratorOptions::default() };
+        let g = BurnGenerator::load(&model("SmolLM2-135M-Instruct.Q4_1.gguf"), options).unwrap();
+        let max_tokens = 6;
+        // Default sampling (top-k 40, penalty 1.1: the reduced read) and top-k off (whole rows).
+        for sampling in [
+            SamplingParams { max_tokens, seed: 3, ..SamplingParams::default() },
+            SamplingParams { max_tokens, seed: 3, top_k: 0, ..SamplingParams::default() },
+        ] {
+            // A first run compiles and autotunes the kernels; the counted one runs them.
+            g.generate_blocking(&request(2, sampling.clone()), false).unwrap();
+            let launches = std::sync::Arc::new(Launches::default());
+            let before = g.host_reads();
+            let generation = {
+                let _watch = cubecl_runtime::logging::LaunchObservation::new(launches.clone());
+                g.generate_blocking(&request(2, sampling.clone()), false).unwrap()
+            };
+            let reads = g.host_reads() - before;
+            // The last token of the longest candidate is sampled but never run.
+            let longest = generation.candidates.iter().map(|c| c.tokens).max().unwrap();
+            assert_eq!(reads, u64::from(longest), "{backend}: 1 prompt pass + {} decode steps", longest - 1);
+            let launched = launches.0.load(std::sync::atomic::Ordering::Relaxed);
+            println!(
+                "{backend} top_k {}: {reads} device reads for {longest} forward passes, {launched} kernel launches \
+                 ({:.1} per pass)",
+                sampling.top_k,
+                launched as f64 / reads as f64
+            );
+        }
+    }
+}

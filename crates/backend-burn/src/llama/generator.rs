@@ -4,19 +4,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use autobranch_core::model::{
     CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings, Generator,
-    ModelError, Prompt, SamplingParams, log_prob,
+    ModelError, Prompt, SamplingParams,
 };
 use autobranch_gguf::{BpeTokenizer, ChatTemplate, GgufFile, bpe_tokenizer, prompt_text};
 use burn::tensor::{Device, Tensor};
 
 use super::config::LlamaConfig;
 use super::model::LlamaModel;
-use super::sampler::Sampler;
+use super::sampler::{Sampler, candidates_needed};
 use crate::device::BurnBackend;
 use crate::error::LoadError;
 
@@ -40,6 +41,16 @@ struct Inner {
     template: Option<ChatTemplate>,
     device: Device,
     n_ctx: usize,
+    /// Device→host reads so far: one per forward pass, the only place a pass waits for the
+    /// device.
+    reads: AtomicU64,
+}
+
+/// One row of logits as read back: the sampler's candidates `(token, logit)` and the row's
+/// log-sum-exp (for the sampled token's log-probability).
+struct Row {
+    candidates: Vec<(u32, f32)>,
+    log_sum_exp: f32,
 }
 
 /// A Llama-family decoder loaded from GGUF, on a Burn backend.
@@ -94,7 +105,7 @@ impl BurnGenerator {
         };
         let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
-        let model = LlamaModel::load(&file, config, &device).map_err(invalid)?;
+        let model = LlamaModel::load(&file, config, &device, n_ctx).map_err(invalid)?;
         if tokenizer.tokenizer.get_vocab_size(true) > model.vocab() {
             return Err(invalid(format!(
                 "the tokenizer has {} tokens but token_embd.weight has {} rows",
@@ -102,7 +113,8 @@ impl BurnGenerator {
                 model.vocab()
             )));
         }
-        let inner = Inner { path: path.to_owned(), model, tokenizer, template, device, n_ctx };
+        let inner =
+            Inner { path: path.to_owned(), model, tokenizer, template, device, n_ctx, reads: AtomicU64::new(0) };
         let sequential = options.sequential;
         Ok(Self { inner: Arc::new(inner), model_id: path.display().to_string(), backend, sequential })
     }
@@ -127,8 +139,17 @@ impl BurnGenerator {
     pub fn prompt_logits(&self, prompt: &Prompt) -> Result<Vec<f32>, ModelError> {
         let tokens = self.inner.prompt_tokens(prompt)?;
         self.inner.check_context(tokens.len(), 1, 1)?;
-        let mut cache = self.inner.model.empty_cache();
-        self.inner.logits(self.inner.model.forward(&tokens, 1, &mut cache))
+        let mut cache = self.inner.model.empty_cache(tokens.len());
+        let logits = self.inner.model.forward(&tokens, 1, &mut cache);
+        let data = self.inner.read(logits)?;
+        self.inner.check_finite(&data)?;
+        Ok(data)
+    }
+
+    /// Device→host reads since loading. A generation reads once per forward pass: one for
+    /// the prompt of each group of candidates, then one per decode step.
+    pub fn host_reads(&self) -> u64 {
+        self.inner.reads.load(Ordering::Relaxed)
     }
 }
 
@@ -166,18 +187,57 @@ impl Inner {
         Ok(())
     }
 
-    /// `[rows, vocab]` logits copied to the host; NaN or infinite ones (NaN weights, which
-    /// the header check cannot see) are an error naming the file, so no NaN log-probability
-    /// leaves the generator.
-    fn logits(&self, logits: Tensor<2>) -> Result<Vec<f32>, ModelError> {
-        let logits = logits.into_data().try_into_vec::<f32>().map_err(|e| backend_error("reading logits", e))?;
-        match logits.iter().find(|l| !l.is_finite()) {
-            None => Ok(logits),
+    /// Copies `t` to the host: the one point where a forward pass waits for the device.
+    fn read(&self, t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        t.into_data().try_into_vec::<f32>().map_err(|e| backend_error("reading logits", e))
+    }
+
+    /// NaN or infinite numbers (NaN weights, which the header check cannot see) are an error
+    /// naming the file, so no NaN log-probability leaves the generator.
+    fn check_finite(&self, values: &[f32]) -> Result<(), ModelError> {
+        match values.iter().find(|l| !l.is_finite()) {
+            None => Ok(()),
             Some(l) => Err(ModelError::BrokenModel(format!(
                 "{}: the model computed logits containing {l}; its weights or hyperparameters are broken",
                 self.path.display()
             ))),
         }
+    }
+
+    /// What the sampler needs of each row of `logits` (`[rows, vocab]`), reduced on the
+    /// device and brought back in one read: the row's `top` largest logits and their tokens
+    /// (or the whole row), and its log-sum-exp.
+    fn rows(&self, logits: Tensor<2>, top: Option<usize>) -> Result<Vec<Row>, ModelError> {
+        let [rows, vocab] = logits.dims();
+        let max = logits.clone().max_dim(1);
+        let log_sum_exp = (logits.clone() - max.clone()).exp().sum_dim(1).log() + max;
+        let (width, packed) = match top {
+            // Token ids travel as f32, exact below 2^24 (vocabularies are far smaller).
+            Some(k) => {
+                let (values, ids) = logits.topk_with_indices(k, 1);
+                (k, Tensor::cat(vec![values, ids.float(), log_sum_exp], 1))
+            }
+            None => (vocab, Tensor::cat(vec![logits, log_sum_exp], 1)),
+        };
+        let data = self.read(packed)?;
+        let stride = if top.is_some() { 2 * width + 1 } else { width + 1 };
+        let out: Vec<Row> = (0..rows)
+            .map(|r| {
+                let row = &data[r * stride..(r + 1) * stride];
+                let candidates = match top {
+                    Some(k) => (0..k).map(|i| (row[k + i] as u32, row[i])).collect(),
+                    None => row[..vocab].iter().enumerate().map(|(i, &l)| (i as u32, l)).collect(),
+                };
+                Row { candidates, log_sum_exp: row[stride - 1] }
+            })
+            .collect();
+        for row in &out {
+            // A NaN or infinite logit anywhere in the row makes its log-sum-exp one too.
+            self.check_finite(&[row.log_sum_exp])?;
+            self.check_finite(&row.candidates.iter().map(|c| c.1).collect::<Vec<_>>())?;
+        }
+        Ok(out)
     }
 
     fn generate(&self, request: &GenerationRequest, sequential: bool) -> Result<Generation, ModelError> {
@@ -203,8 +263,9 @@ impl Inner {
         params: &SamplingParams,
     ) -> Result<(f64, f64, Vec<GeneratedCandidate>), ModelError> {
         let started = Instant::now();
-        let mut cache = self.model.empty_cache();
-        let first = self.logits(self.model.forward(prompt, 1, &mut cache))?;
+        let top = candidates_needed(params, self.model.vocab());
+        let mut cache = self.model.empty_cache(prompt.len() + params.max_tokens as usize);
+        let first = self.rows(self.model.forward(prompt, 1, &mut cache), top)?;
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let started = Instant::now();
@@ -219,18 +280,19 @@ impl Inner {
                 done_ms: 0.0,
             })
             .collect();
-        let vocab = self.model.vocab();
-        // Every sequence starts from the prompt's logits; `live` maps batch rows to sequences.
+        // Every sequence starts from the prompt's row; `live` maps batch rows to sequences.
         let mut live: Vec<usize> = (0..seqs.len()).collect();
-        let mut logits: Vec<f32> = first.repeat(seqs.len());
+        let mut rows: Vec<Row> = first;
         let mut cache = cache.repeat(seqs.len());
         loop {
             let mut next = Vec::with_capacity(live.len());
             for (row, &i) in live.iter().enumerate() {
                 let s = &mut seqs[i];
-                let row_logits = &logits[row * vocab..(row + 1) * vocab];
-                let token = s.sampler.sample(row_logits);
-                s.logprob_sum += log_prob(row_logits, token as usize);
+                // At the first step the prompt's one row serves every sequence.
+                let r = &rows[if rows.len() == 1 { 0 } else { row }];
+                let token = s.sampler.sample(&r.candidates);
+                let logit = r.candidates.iter().find(|c| c.0 == token).map_or(f32::NEG_INFINITY, |c| c.1);
+                s.logprob_sum += f64::from(logit) - f64::from(r.log_sum_exp);
                 if self.tokenizer.is_end_of_generation(token) {
                     s.finish = Some(FinishReason::Stop);
                     s.text = self.tokenizer.decode(&s.tokens).map_err(ModelError::Backend)?;
@@ -256,12 +318,12 @@ impl Inner {
                 break;
             }
             if next.len() < live.len() {
-                let rows: Vec<usize> = next.iter().map(|n| n.0).collect();
-                cache = cache.select(&rows, &self.device);
+                let keep: Vec<usize> = next.iter().map(|n| n.0).collect();
+                cache = cache.select(&keep, &self.device);
             }
             live = next.iter().map(|n| n.1).collect();
             let ids: Vec<u32> = next.iter().map(|n| n.2).collect();
-            logits = self.logits(self.model.forward(&ids, ids.len(), &mut cache))?;
+            rows = self.rows(self.model.forward(&ids, ids.len(), &mut cache), top)?;
         }
         let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
         let candidates = seqs

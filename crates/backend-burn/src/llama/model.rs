@@ -33,28 +33,37 @@ pub struct LlamaModel {
     out_norm: Tensor<1>,
     /// `[hidden, vocab]`.
     output: Tensor<2>,
-    /// base^(−2i/head_dim) for each rotated pair i. The angles are computed per forward pass
-    /// for its positions only, so nothing is allocated per position of the context (a
-    /// model may claim millions).
-    inv_freq: Vec<f64>,
+    /// cos and sin of position · base^(−2i/head_dim) for every position of the context,
+    /// each pair's value twice (`[n_ctx, head_dim]`), computed once in f64: a forward pass
+    /// looks its positions up on the device instead of uploading angles.
+    rope_cos: Tensor<2>,
+    rope_sin: Tensor<2>,
+    /// `[head_dim, head_dim]`: x·P turns each adjacent pair (x₀, x₁) into (−x₁, x₀), so the
+    /// rotation is x·cos + (x·P)·sin, one small product and one fused element-wise kernel.
+    rope_rotation: Tensor<2>,
     vocab: usize,
     device: Device,
 }
 
-/// Keys and values of every layer, `[batch, kv_heads, positions, head_dim]` each (no
-/// layers until the first forward pass).
+/// Keys and values of every layer, `[batch, kv_heads, capacity, head_dim]` each, allocated
+/// once for the whole generation (prompt plus new tokens) and written in place: a decode step
+/// allocates nothing and every step has the same shapes, so the fused kernels compiled for
+/// the first step serve all the others. Positions past `len` hold nothing yet and are masked.
 #[derive(Clone)]
 pub struct KvCache {
     keys: Vec<Tensor<4>>,
     values: Vec<Tensor<4>>,
+    /// Positions written.
     len: usize,
+    /// `[1, 1, 1, capacity]`: 0, 1, 2, … (a position's slot), compared with `len` for the mask.
+    slots: Tensor<4, Int>,
 }
 
 impl KvCache {
     /// The cache of a batch of one, repeated for `n` sequences.
     pub fn repeat(&self, n: usize) -> Self {
         let rep = |t: &Vec<Tensor<4>>| t.iter().map(|x| x.clone().repeat_dim(0, n)).collect();
-        Self { keys: rep(&self.keys), values: rep(&self.values), len: self.len }
+        Self { keys: rep(&self.keys), values: rep(&self.values), len: self.len, slots: self.slots.clone() }
     }
 
     /// Keeps the sequences at `rows` (in that order).
@@ -62,7 +71,12 @@ impl KvCache {
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), device);
         let sel = |t: &Vec<Tensor<4>>| t.iter().map(|x| x.clone().select(0, idx.clone())).collect();
-        Self { keys: sel(&self.keys), values: sel(&self.values), len: self.len }
+        Self { keys: sel(&self.keys), values: sel(&self.values), len: self.len, slots: self.slots.clone() }
+    }
+
+    /// Positions it holds.
+    pub fn capacity(&self) -> usize {
+        self.slots.dims()[3]
     }
 }
 
@@ -118,8 +132,9 @@ impl Loader<'_> {
 }
 
 impl LlamaModel {
-    /// Loads the weights of `file`, dequantised to f32, onto `device`.
-    pub fn load(file: &GgufFile, config: LlamaConfig, device: &Device) -> Result<Self, String> {
+    /// Loads the weights of `file`, dequantised to f32, onto `device`, for contexts of up to
+    /// `n_ctx` positions.
+    pub fn load(file: &GgufFile, config: LlamaConfig, device: &Device, n_ctx: usize) -> Result<Self, String> {
         let l = Loader { file, device };
         let (d, hd, ff) = (config.hidden, config.head_dim, config.intermediate);
         let vocab = file.info("token_embd.weight").map_err(|e| e.to_string())?.dims.get(1).copied().unwrap_or(0);
@@ -153,8 +168,26 @@ impl LlamaModel {
             })
             .collect::<Result<Vec<_>, String>>()?;
         let out_norm = l.vector("output_norm.weight", d)?;
-        let inv_freq = (0..hd / 2).map(|i| config.rope_base.powf(-2.0 * i as f64 / hd as f64)).collect();
-        Ok(Self { config, embedding, blocks, out_norm, output, inv_freq, vocab, device: device.clone() })
+        let (rope_cos, rope_sin) = rope_tables(config.rope_base, hd, n_ctx, device);
+        let mut rotation = vec![0f32; hd * hd];
+        for pair in 0..hd / 2 {
+            let (even, odd) = (2 * pair, 2 * pair + 1);
+            rotation[odd * hd + even] = -1.0; // out[even] = −x[odd]
+            rotation[even * hd + odd] = 1.0; // out[odd] = x[even]
+        }
+        let rope_rotation = Tensor::from_data(TensorData::new(rotation, [hd, hd]), device);
+        Ok(Self {
+            config,
+            embedding,
+            blocks,
+            out_norm,
+            output,
+            rope_cos,
+            rope_sin,
+            rope_rotation,
+            vocab,
+            device: device.clone(),
+        })
     }
 
     /// Vocabulary size (rows of the embedding).
@@ -162,9 +195,14 @@ impl LlamaModel {
         self.vocab
     }
 
-    /// An empty cache (its batch size is set by the first forward pass).
-    pub fn empty_cache(&self) -> KvCache {
-        KvCache { keys: Vec::new(), values: Vec::new(), len: 0 }
+    /// An empty cache of one sequence with room for `capacity` positions (the prompt and
+    /// every token to generate after it).
+    pub fn empty_cache(&self, capacity: usize) -> KvCache {
+        let c = &self.config;
+        let shape = [1, c.kv_heads, capacity, c.head_dim];
+        let zeros = || (0..c.layers).map(|_| Tensor::zeros(shape, &self.device)).collect::<Vec<_>>();
+        let slots = Tensor::<1, Int>::arange(0..capacity as i64, &self.device).reshape([1, 1, 1, capacity]);
+        KvCache { keys: zeros(), values: zeros(), len: 0, slots }
     }
 
     fn rms_norm(&self, x: Tensor<3>, weight: &Tensor<1>) -> Tensor<3> {
@@ -172,53 +210,52 @@ impl LlamaModel {
         x.div(rms) * weight.clone().unsqueeze::<3>()
     }
 
-    /// cos and sin of position · base^(−2i/head_dim) for positions `start..start + seq`,
-    /// `[1, 1, seq, head_dim / 2, 1]` each.
-    fn rope_angles(&self, start: usize, seq: usize) -> (Tensor<5>, Tensor<5>) {
-        let half = self.inv_freq.len();
-        let mut cos = Vec::with_capacity(seq * half);
-        let mut sin = Vec::with_capacity(seq * half);
-        for pos in start..start + seq {
-            for f in &self.inv_freq {
-                let theta = pos as f64 * f;
-                cos.push(theta.cos() as f32);
-                sin.push(theta.sin() as f32);
-            }
-        }
-        let shape = [1, 1, seq, half, 1];
-        let tensor = |data: Vec<f32>| Tensor::from_data(TensorData::new(data, shape), &self.device);
-        (tensor(cos), tensor(sin))
+    /// cos and sin for positions `start..start + seq`, `[1, 1, seq, head_dim]` each (see
+    /// `rope_cos`), looked up on the device.
+    fn rope_angles(&self, start: usize, seq: usize) -> (Tensor<4>, Tensor<4>) {
+        let hd = self.config.head_dim;
+        let positions = Tensor::<1, Int>::arange(start as i64..(start + seq) as i64, &self.device);
+        let look_up = |table: &Tensor<2>| table.clone().select(0, positions.clone()).reshape([1, 1, seq, hd]);
+        (look_up(&self.rope_cos), look_up(&self.rope_sin))
     }
 
-    /// Rotates adjacent pairs of `x` (`[batch, heads, seq, head_dim]`) by `angles` (see
+    /// Rotates the adjacent pairs of `x` (`[batch, heads, seq, head_dim]`) by `angles` (see
     /// [`LlamaModel::rope_angles`]).
-    fn rope(&self, x: Tensor<4>, angles: &(Tensor<5>, Tensor<5>)) -> Tensor<4> {
-        let [b, h, s, hd] = x.dims();
-        let (cos, sin) = (angles.0.clone(), angles.1.clone());
-        let pairs = x.reshape([b, h, s, hd / 2, 2]);
-        let even = pairs.clone().slice([0..b, 0..h, 0..s, 0..hd / 2, 0..1]);
-        let odd = pairs.slice([0..b, 0..h, 0..s, 0..hd / 2, 1..2]);
-        let rot_even = even.clone() * cos.clone() - odd.clone() * sin.clone();
-        let rot_odd = even * sin + odd * cos;
-        Tensor::cat(vec![rot_even, rot_odd], 4).reshape([b, h, s, hd])
+    fn rope(&self, x: Tensor<4>, angles: &(Tensor<4>, Tensor<4>)) -> Tensor<4> {
+        let rotated = x.clone().matmul(self.rope_rotation.clone().unsqueeze());
+        x * angles.0.clone() + rotated * angles.1.clone()
     }
 
-    /// Runs `ids` (`[batch, seq]`, row-major) after the positions in `cache`, appends their
-    /// keys and values to it, and returns the next-token logits of each row's last position,
-    /// `[batch, vocab]`.
+    /// Runs `ids` (`[batch, seq]`, row-major) after the positions in `cache`, writes their
+    /// keys and values into it, and returns the next-token logits of each row's last position,
+    /// `[batch, vocab]`. Several positions at once (a prompt) must start an empty cache.
     pub fn forward(&self, ids: &[u32], batch: usize, cache: &mut KvCache) -> Tensor<2> {
         let c = &self.config;
         let seq = ids.len() / batch;
         let start = cache.len;
+        let end = start + seq;
+        assert!(end <= cache.capacity(), "the cache holds {} positions, not {end}", cache.capacity());
+        assert!(seq == 1 || start == 0, "a prompt starts an empty cache");
         let (h, kv, hd) = (c.heads, c.kv_heads, c.head_dim);
         let ids: Vec<i64> = ids.iter().map(|&t| i64::from(t)).collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [batch * seq]), &self.device);
         let mut x = self.embedding.clone().select(0, ids).reshape([batch, seq, c.hidden]);
-        // Causal masking is needed only when several new positions see each other; the
-        // prompt always starts an empty cache, so query i sees keys 0..=i.
-        let options = AttentionModuleOptions { is_causal: seq > 1, ..AttentionModuleOptions::default() };
         let angles = self.rope_angles(start, seq);
-        for (layer, block) in self.blocks.iter().enumerate() {
+        // One decode step attends over the whole capacity with the unwritten positions
+        // masked, so its shapes never change; its query heads are folded into their
+        // key/value groups, `[batch, kv_heads, group, head_dim]`, so no key is copied.
+        let group = h / kv;
+        // −∞ on the positions not written yet, 0 elsewhere, `[1, 1, 1, capacity]`: one
+        // tensor per step, broadcast over every layer's scores.
+        let decode_bias = (seq == 1).then(|| {
+            let unwritten = cache.slots.clone().greater_equal_elem(end as i64);
+            Tensor::<4>::zeros([1, 1, 1, cache.capacity()], &self.device).mask_fill(unwritten, f32::NEG_INFINITY)
+        });
+        let scale = 1.0 / (hd as f64).sqrt();
+        // Each layer's tensors are moved out and back, so the write below owns them alone
+        // and happens in place.
+        let layers = std::mem::take(&mut cache.keys).into_iter().zip(std::mem::take(&mut cache.values));
+        for (block, (keys, values)) in self.blocks.iter().zip(layers) {
             let qkv = self.rms_norm(x.clone(), &block.attn_norm).matmul(block.qkv.clone().unsqueeze());
             let split = |from: usize, heads: usize| {
                 qkv.clone()
@@ -229,26 +266,34 @@ impl LlamaModel {
             let q = self.rope(split(0, h), &angles);
             let k = self.rope(split(h, kv), &angles);
             let v = split(h + kv, kv);
-            let (keys, values) = match (cache.keys.get(layer), cache.values.get(layer)) {
-                (Some(pk), Some(pv)) => (Tensor::cat(vec![pk.clone(), k], 2), Tensor::cat(vec![pv.clone(), v], 2)),
-                _ => (k, v),
+            let at = [0..batch, 0..kv, start..end, 0..hd];
+            let keys = keys.slice_assign(at.clone(), k.clone());
+            let values = values.slice_assign(at, v.clone());
+            let context = match &decode_bias {
+                // softmax(q·kᵀ/√d + bias)·v written out, so the fusion backend joins the
+                // scaling, masking and softmax into a few kernels (Burn's attention op falls
+                // back to a dozen unfused ones for these shapes).
+                Some(bias) => {
+                    let q = q.reshape([batch, kv, group, hd]);
+                    let scores = q.matmul(keys.clone().swap_dims(2, 3)).mul_scalar(scale) + bias.clone();
+                    let weights = (scores.clone() - scores.max_dim(3)).exp();
+                    let weights = weights.clone() / weights.sum_dim(3);
+                    weights.matmul(values.clone()).reshape([batch, seq, h * hd])
+                }
+                None => {
+                    // The prompt: its own keys, causally; each group of query heads shares
+                    // one key/value head.
+                    let expand = |x: Tensor<4>| {
+                        x.unsqueeze_dim::<5>(2).expand([batch, kv, group, seq, hd]).reshape([batch, h, seq, hd])
+                    };
+                    let options = AttentionModuleOptions { is_causal: true, ..AttentionModuleOptions::default() };
+                    attention(q, expand(k), expand(v), None, None, options).swap_dims(1, 2).reshape([
+                        batch,
+                        seq,
+                        h * hd,
+                    ])
+                }
             };
-            if layer < cache.keys.len() {
-                cache.keys[layer] = keys.clone();
-                cache.values[layer] = values.clone();
-            } else {
-                cache.keys.push(keys.clone());
-                cache.values.push(values.clone());
-            }
-            // Each group of heads / kv_heads query heads shares one key/value head.
-            let t = start + seq;
-            let expand =
-                |x: Tensor<4>| x.unsqueeze_dim::<5>(2).expand([batch, kv, h / kv, t, hd]).reshape([batch, h, t, hd]);
-            let context = attention(q, expand(keys), expand(values), None, None, options).swap_dims(1, 2).reshape([
-                batch,
-                seq,
-                h * hd,
-            ]);
             x = x + context.matmul(block.attn_out.clone().unsqueeze());
 
             let gate_up = self.rms_norm(x.clone(), &block.ffn_norm).matmul(block.gate_up.clone().unsqueeze());
@@ -256,12 +301,33 @@ impl LlamaModel {
             let gate = gate_up.clone().slice([0..batch, 0..seq, 0..ff]);
             let up = gate_up.slice([0..batch, 0..seq, ff..2 * ff]);
             x = x + (silu(gate) * up).matmul(block.down.clone().unsqueeze());
+            cache.keys.push(keys);
+            cache.values.push(values);
         }
-        cache.len = start + seq;
+        cache.len = end;
         let last = x.slice([0..batch, seq - 1..seq, 0..c.hidden]);
         let last = self.rms_norm(last, &self.out_norm).reshape([batch, c.hidden]);
         last.matmul(self.output.clone())
     }
+}
+
+/// cos and sin of p · base^(−2i/head_dim) for positions p < `n_ctx` and pairs i <
+/// head_dim / 2, computed in f64 and stored as f32 `[n_ctx, head_dim]` tables, each pair's
+/// value at both of its places.
+fn rope_tables(base: f64, head_dim: usize, n_ctx: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let inv_freq: Vec<f64> = (0..head_dim / 2).map(|i| base.powf(-2.0 * i as f64 / head_dim as f64)).collect();
+    let mut cos = Vec::with_capacity(n_ctx * head_dim);
+    let mut sin = Vec::with_capacity(n_ctx * head_dim);
+    for pos in 0..n_ctx {
+        for f in &inv_freq {
+            let theta = pos as f64 * f;
+            let (c, s) = (theta.cos() as f32, theta.sin() as f32);
+            cos.extend([c, c]);
+            sin.extend([s, s]);
+        }
+    }
+    let table = |data: Vec<f32>| Tensor::from_data(TensorData::new(data, [n_ctx, head_dim]), device);
+    (table(cos), table(sin))
 }
 
 #[cfg(test)]
