@@ -1,5 +1,6 @@
 //! Records the versions of the inference engines this binary is built with (from the
-//! workspace's Cargo.lock), so `autobranch bench --json` can say which engines it measured.
+//! workspace's Cargo.lock), so `autobranch bench --json` can say which engines it measured;
+//! in a CUDA build, sets the rpath to the shared libraries it links.
 
 use std::path::Path;
 
@@ -24,4 +25,16 @@ fn main() {
         }
     }
     println!("cargo:rustc-env=AUTOBRANCH_ENGINE_VERSIONS={}", found.join(","));
+
+    // A CUDA build links llama.cpp's shared libraries, which its build puts beside the
+    // binaries, and the CUDA toolkit's: both go into the rpath, so the binary runs without
+    // LD_LIBRARY_PATH.
+    println!("cargo:rerun-if-env-changed=CUDA_PATH");
+    if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN");
+        if let Some(cuda) = std::env::var_os("CUDA_PATH") {
+            let lib = Path::new(&cuda).join("lib");
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+        }
+    }
 }

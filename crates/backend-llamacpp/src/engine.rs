@@ -18,11 +18,12 @@ use llama_cpp_2::token::LlamaToken;
 
 use autobranch_gguf::{self as gguf, BertTokenizer, ChatTemplate, GgufHeader};
 
+use crate::devices;
 use crate::options::LlamaCppOptions;
 
 /// llama.cpp's backend may be initialised once per process. Its own log goes to stderr only
 /// when `AUTOBRANCH_LLAMA_LOG` is set (useful when a model refuses to load).
-fn backend() -> Result<&'static LlamaBackend, ModelError> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, ModelError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
@@ -44,6 +45,8 @@ pub struct Engine {
     template: Option<ChatTemplate>,
     bert_tokenizer: Option<BertTokenizer>,
     options: LlamaCppOptions,
+    /// Layers on the GPU (0: the model runs on the CPU).
+    gpu_layers: u32,
 }
 
 pub(crate) fn backend_error(context: &str, e: impl std::fmt::Display) -> ModelError {
@@ -63,9 +66,20 @@ impl Engine {
         // (a layer count above 512, a NaN norm epsilon) instead of returning an error.
         let header = gguf::read_header(path).map_err(|e| ModelError::Unavailable(e.to_string()))?;
         let backend = backend()?;
-        let params = LlamaModelParams::default().with_n_gpu_layers(options.gpu_layers);
-        let model = LlamaModel::load_from_file(backend, path, &params)
-            .map_err(|e| ModelError::Unavailable(format!("llama.cpp cannot load {}: {e}", path.display())))?;
+        let offload = devices::offload(options.gpu_layers, &devices::devices()?)?;
+        if let Some(notice) = &offload.cpu_fallback {
+            tracing::warn!("{notice}");
+        }
+        let params = LlamaModelParams::default().with_n_gpu_layers(offload.layers);
+        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
+            // The usual reason on a GPU is its memory: say which setting lowers it.
+            let hint = if offload.layers > 0 {
+                "; if the GPU ran out of memory, offload fewer layers with --gpu-layers N (generator.gpu_layers)"
+            } else {
+                ""
+            };
+            ModelError::Unavailable(format!("llama.cpp cannot load {}: {e}{hint}", path.display()))
+        })?;
         let template = match header.get_str("tokenizer.chat_template") {
             Some(source) => {
                 let vocab = model.vocab();
@@ -80,7 +94,7 @@ impl Engine {
         let max_len = options.embed_max_tokens.min(model.n_ctx_train()) as usize;
         let bert_tokenizer = BertTokenizer::from_gguf(&header, max_len)
             .map_err(|e| ModelError::Unavailable(format!("{}: {e}", path.display())))?;
-        Ok(Self { path: path.to_owned(), model, header, template, bert_tokenizer, options })
+        Ok(Self { path: path.to_owned(), model, header, template, bert_tokenizer, options, gpu_layers: offload.layers })
     }
 
     /// The GGUF header.
@@ -170,7 +184,24 @@ impl Engine {
             .with_kv_unified(true)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
-        self.model.new_context(backend()?, params).map_err(|e| backend_error("cannot create a llama.cpp context", e))
+        self.model.new_context(backend()?, params).map_err(|e| self.context_error("a llama.cpp context", e))
+    }
+
+    /// A context that could not be made: on a GPU, most often its memory, so the message names
+    /// the settings that need less of it.
+    fn context_error(&self, what: &str, e: impl std::fmt::Display) -> ModelError {
+        let hint = if self.gpu_layers > 0 {
+            "; if the GPU ran out of memory, lower --ctx-size or the batch (server.max_batch, generator.batch_size), \
+             or offload fewer layers with --gpu-layers N"
+        } else {
+            ""
+        };
+        backend_error(&format!("cannot create {what}"), format!("{e}{hint}"))
+    }
+
+    /// Layers of the model on the GPU (0: on the CPU).
+    pub fn gpu_layers(&self) -> u32 {
+        self.gpu_layers
     }
 
     /// llama.cpp's raw speed, measured the way `llama-bench` does: `n_prompt` tokens decoded
@@ -252,10 +283,8 @@ impl Engine {
             .with_pooling_type(LlamaPoolingType::Mean)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
-        let mut ctx = self
-            .model
-            .new_context(backend()?, params)
-            .map_err(|e| backend_error("cannot create an embedding context", e))?;
+        let mut ctx =
+            self.model.new_context(backend()?, params).map_err(|e| self.context_error("an embedding context", e))?;
         let mut out = Vec::with_capacity(texts.len());
         let mut batch = LlamaBatch::new(n_batch as usize, 64);
         let mut i = 0;

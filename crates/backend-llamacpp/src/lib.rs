@@ -31,6 +31,7 @@
 //! ```
 
 mod batcher;
+mod devices;
 mod embedder;
 mod engine;
 mod generator;
@@ -38,6 +39,7 @@ mod options;
 mod stats;
 mod worker;
 
+pub use devices::{Device, GPU_BUILD, devices};
 pub use embedder::LlamaCppEmbedder;
 pub use generator::LlamaCppGenerator;
 pub use options::LlamaCppOptions;

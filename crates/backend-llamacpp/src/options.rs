@@ -7,8 +7,9 @@ pub struct LlamaCppOptions {
     pub n_ctx: Option<u32>,
     /// CPU threads; `None` uses the machine's physical cores.
     pub threads: Option<i32>,
-    /// Layers offloaded to the GPU (0 on CPU builds).
-    pub gpu_layers: u32,
+    /// Layers offloaded to the GPU; `None` offloads every layer when llama.cpp finds a GPU
+    /// (a CUDA or Vulkan build on a machine with one) and none otherwise.
+    pub gpu_layers: Option<u32>,
     /// Most tokens decoded per llama.cpp batch (prompt chunks, embedding batches).
     pub batch_size: u32,
     /// Decode candidates one at a time instead of together (for comparison).
@@ -25,7 +26,7 @@ impl Default for LlamaCppOptions {
         Self {
             n_ctx: None,
             threads: None,
-            gpu_layers: if cfg!(any(feature = "cuda", feature = "vulkan")) { 999 } else { 0 },
+            gpu_layers: None,
             batch_size: 512,
             sequential: false,
             max_sequences: 256,

@@ -50,6 +50,8 @@ pub struct ModelInfo {
     pub n_embd: usize,
     /// Whether the GGUF carries a chat template.
     pub has_chat_template: bool,
+    /// Layers on the GPU (0: the model runs on the CPU).
+    pub gpu_layers: u32,
 }
 
 /// Handle to a worker thread; dropping it stops the thread after the current job.
@@ -115,6 +117,7 @@ impl Worker {
                     n_ctx_train: engine.n_ctx_train(),
                     n_embd: engine.n_embd(),
                     has_chat_template: engine.header().get_str("tokenizer.chat_template").is_some(),
+                    gpu_layers: engine.gpu_layers(),
                 };
                 let _ = ready_tx.send(Ok(info));
                 let mut batcher = Batcher::new(&engine, slots, counted);

@@ -22,6 +22,17 @@ pub struct GeneratorArgs {
     /// compiled in, in that order).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
+    /// CPU threads of the llamacpp generator (generator.threads) [default: the physical cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// Context size in tokens of the llamacpp or burn generator (generator.ctx_size)
+    /// [default: the model's trained context].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ctx_size: Option<u32>,
+    /// Layers of the llamacpp model offloaded to the GPU in a `cuda` build; 0 keeps it on the
+    /// CPU, 999 is all (generator.gpu_layers) [default: all when a GPU is found].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=999))]
+    pub gpu_layers: Option<u32>,
 }
 
 /// Which embedder runs.

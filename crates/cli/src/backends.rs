@@ -106,6 +106,13 @@ pub struct Choice<'a> {
     pub device: Option<String>,
     /// The configuration section, for host and batch size.
     pub config: Option<&'a ModelConfig>,
+    /// CPU threads, context size and GPU layers of a local model: the flags (generator
+    /// only), else the section.
+    pub threads: Option<u32>,
+    pub ctx_size: Option<u32>,
+    pub gpu_layers: Option<u32>,
+    /// The role, for messages: "generator" or "embedding" (the section's name).
+    role: &'static str,
 }
 
 impl<'a> Choice<'a> {
@@ -120,13 +127,28 @@ impl<'a> Choice<'a> {
         let config = config.filter(|c| c.backend == backend);
         let model = flag_model.map(str::to_owned).or_else(|| config.and_then(|c| c.model.clone()));
         let device = flag_device.map(str::to_owned).or_else(|| config.and_then(|c| c.device.clone()));
-        Self { backend, model, device, config }
+        Self {
+            backend,
+            model,
+            device,
+            config,
+            threads: config.and_then(|c| c.threads),
+            ctx_size: config.and_then(|c| c.ctx_size),
+            gpu_layers: config.and_then(|c| c.gpu_layers),
+            role: "embedding",
+        }
     }
 
-    /// The generator from `--generator`/`--model` and the `generator` section; llama.cpp
-    /// by default.
+    /// The generator from `--generator`/`--model`/`--device`/`--threads`/`--ctx-size`/
+    /// `--gpu-layers` and the `generator` section; llama.cpp by default.
     pub fn generator(args: &GeneratorArgs, config: Option<&'a ModelConfig>) -> Self {
-        Self::new((args.generator.as_deref(), args.model.as_deref(), args.device.as_deref()), config, "llamacpp")
+        let mut choice =
+            Self::new((args.generator.as_deref(), args.model.as_deref(), args.device.as_deref()), config, "llamacpp");
+        choice.threads = args.threads.or(choice.threads);
+        choice.ctx_size = args.ctx_size.or(choice.ctx_size);
+        choice.gpu_layers = args.gpu_layers.or(choice.gpu_layers);
+        choice.role = "generator";
+        choice
     }
 
     /// The embedder from `--embedder`/`--embed-model`/`--embed-device` and the `embedding`
@@ -138,15 +160,44 @@ impl<'a> Choice<'a> {
             DEFAULT_EMBEDDER,
         )
     }
+
+    /// Refuses the local-model settings this backend does not take (`ctx_size` is taken
+    /// where `takes_ctx_size`), naming the setting and where it applies.
+    fn check_local_settings(&self, takes_ctx_size: bool) -> Result<(), Failure> {
+        if self.backend == "llamacpp" {
+            return Ok(());
+        }
+        let flag = |name: &str| {
+            if self.role == "generator" { format!("--{} / ", name.replace('_', "-")) } else { String::new() }
+        };
+        let given = [
+            ("threads", self.threads.is_some()),
+            ("gpu_layers", self.gpu_layers.is_some()),
+            ("ctx_size", self.ctx_size.is_some() && !takes_ctx_size),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            None => Ok(()),
+            Some((name, _)) => Err(Failure::BadInput(anyhow!(
+                "{}{}.{name} applies to the llamacpp backend{}, not {}",
+                flag(name),
+                self.role,
+                if *name == "ctx_size" { " and the burn generator" } else { "" },
+                self.backend
+            ))),
+        }
+    }
 }
 
-/// llama.cpp settings from the configuration section (its batch size).
+/// llama.cpp settings from the choice: batch size, threads, context size, GPU layers.
 #[cfg(feature = "llamacpp")]
 fn llamacpp_options(choice: &Choice<'_>) -> autobranch_llamacpp::LlamaCppOptions {
     let mut options = autobranch_llamacpp::LlamaCppOptions::default();
     if let Some(b) = choice.config.and_then(|c| c.batch_size) {
         options.batch_size = b as u32;
     }
+    options.threads = choice.threads.map(|t| t as i32);
+    options.n_ctx = choice.ctx_size;
+    options.gpu_layers = choice.gpu_layers;
     options
 }
 
@@ -197,6 +248,7 @@ fn server_model(choice: &Choice<'_>, role: &str, flag: &str, example: &str) -> R
 /// Loads the generator; `sequential` asks the local backends to decode candidates one at a time.
 pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> Result<Box<dyn Generator>, Failure> {
     let _ = (sequential, concurrency);
+    choice.check_local_settings(choice.backend == "burn")?;
     match choice.backend.as_str() {
         "llamacpp" => {
             #[cfg(feature = "llamacpp")]
@@ -238,17 +290,13 @@ pub fn generator(choice: &Choice<'_>, sequential: bool, concurrency: usize) -> R
 pub fn serve_generator(
     choice: &Choice<'_>,
     max_batch: usize,
-    threads: Option<i32>,
     max_n: usize,
 ) -> Result<(Box<dyn Generator>, Option<crate::commands::serve::BatchSizes>), Failure> {
     #[cfg(feature = "llamacpp")]
     if choice.backend == "llamacpp" {
         let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
-        let options = autobranch_llamacpp::LlamaCppOptions {
-            max_sequences: max_batch as u32,
-            threads: threads.or(llamacpp_options(choice).threads),
-            ..llamacpp_options(choice)
-        };
+        let options =
+            autobranch_llamacpp::LlamaCppOptions { max_sequences: max_batch as u32, ..llamacpp_options(choice) };
         let g = autobranch_llamacpp::LlamaCppGenerator::load(&path, options)
             .map_err(|e| Failure::BadInput(anyhow!("cannot load {}: {e}", path.display())))?;
         let stats = g.batch_stats();
@@ -258,12 +306,13 @@ pub fn serve_generator(
         });
         return Ok((Box::new(g), Some(sizes)));
     }
-    let _ = (max_batch, threads);
+    let _ = max_batch;
     Ok((generator(choice, false, max_n)?, None))
 }
 
 /// Loads the embedder.
 pub async fn embedder(choice: &Choice<'_>) -> Result<Box<dyn Embedder>, Failure> {
+    choice.check_local_settings(false)?;
     match choice.backend.as_str() {
         "llamacpp" => {
             #[cfg(feature = "llamacpp")]
@@ -347,7 +396,8 @@ fn burn_generator(choice: &Choice<'_>, sequential: bool) -> Result<Box<dyn Gener
         use autobranch_burn::{BurnGenerator, BurnGeneratorOptions};
         let backend = burn_backend(choice)?;
         let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
-        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, ..Default::default() })
+        let n_ctx = choice.ctx_size.map(|n| n as usize);
+        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, n_ctx })
             .map_err(|e| burn_failure(&path, e))?;
         Ok(Box::new(g))
     }

@@ -62,6 +62,13 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Benchmark the compiled-in backends: selection, embeddings, generation, exploration.
     Bench(commands::bench::BenchArgs),
+    /// The compiled-in model backends, the devices (CPU, GPUs) each can see, and the one
+    /// each would run on.
+    Devices {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fetch the default models, or show where they live.
     Models {
         #[command(subcommand)]
@@ -147,6 +154,7 @@ fn main() -> ExitCode {
                 commands::models::path();
                 Ok(())
             }
+            Command::Devices { json } => commands::devices::run(json),
             Command::Detect { file, json } => commands::detect::run(file.as_deref(), json),
             Command::Analyze { file, topic_shift_threshold, json } => {
                 commands::analyze::run(&file, topic_shift_threshold, json).await

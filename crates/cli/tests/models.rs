@@ -458,3 +458,64 @@ fn bench_quick_writes_tables_and_json_with_hashes() {
     assert_bad(&["bench", "--backends", "gpt5"], "unknown backend \"gpt5\"");
     assert_bad(&["bench", "--reps", "0"], "--reps 0 is out of range");
 }
+
+/// `autobranch devices`: this CPU-only build's llama.cpp sees the CPU and runs there; Burn
+/// lists its backends with the default marked and wgpu's adapter (lavapipe here) named.
+#[test]
+fn devices_lists_each_backend_and_where_it_runs() {
+    let report = json(&autobranch(&["devices", "--json"]));
+    let l = &report["llamacpp"];
+    assert_eq!((l["compiled"].as_bool(), l["build"].as_str()), (Some(true), Some("CPU")), "{report}");
+    let devices = l["devices"].as_array().unwrap();
+    assert!(devices.iter().any(|d| d["kind"] == "cpu"), "{report}");
+    assert!(devices.iter().all(|d| d["kind"] == "cpu"), "a CPU build lists no GPU: {report}");
+    assert_eq!(l["uses"], devices.iter().find(|d| d["kind"] == "cpu").unwrap()["name"]);
+    let burn = report["burn"]["backends"].as_array().unwrap();
+    let flex = burn.iter().find(|b| b["name"] == "flex").unwrap();
+    assert_eq!((flex["compiled"].as_bool(), flex["default"].as_bool()), (Some(true), Some(true)), "{report}");
+    let wgpu = burn.iter().find(|b| b["name"] == "wgpu").unwrap();
+    assert!(wgpu["device"].as_str().is_some_and(|d| !d.is_empty()), "{report}");
+    assert_eq!(report["servers"], serde_json::json!(["ollama", "openai"]));
+    let text = autobranch(&["devices"]);
+    let out = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.status.success() && out.contains("llama.cpp (CPU build)") && out.contains("← runs here"), "{out}");
+    assert!(out.contains("flex") && out.contains("← default"), "{out}");
+}
+
+/// --threads, --ctx-size and --gpu-layers reach llama.cpp; out of range or on the wrong
+/// backend, each is refused by name (exit 2).
+#[test]
+fn threads_context_and_gpu_layers_flags() {
+    let ok = json(&autobranch(&[
+        "generate",
+        PROMPT,
+        "--n",
+        "1",
+        "--max-tokens",
+        "4",
+        "--threads",
+        "1",
+        "--gpu-layers",
+        "0",
+        "--json",
+    ]));
+    assert_eq!(ok["candidates"].as_array().unwrap().len(), 1);
+    let refused = |args: &[&str], wanted: &str| {
+        let o = autobranch(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(wanted), "{args:?}: {}", stderr(&o));
+    };
+    // The prompt alone is longer than a 16-token context: the setting reached the model.
+    refused(&["generate", PROMPT, "--ctx-size", "16"], "context holds 16");
+    refused(&["generate", PROMPT, "--gpu-layers", "8"], "gpu_layers 8 needs a GPU build");
+    refused(&["generate", PROMPT, "--threads", "0"], "0 is not in 1..=1024");
+    refused(&["generate", PROMPT, "--gpu-layers", "1000"], "1000 is not in 0..=999");
+    refused(
+        &["generate", PROMPT, "--generator", "burn", "--threads", "2"],
+        "--threads / generator.threads applies to the llamacpp backend",
+    );
+    refused(
+        &["generate", PROMPT, "--generator", "ollama", "--model", "m", "--ctx-size", "64"],
+        "applies to the llamacpp backend and the burn generator, not ollama",
+    );
+}

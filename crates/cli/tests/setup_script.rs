@@ -104,7 +104,8 @@ fn a_missing_or_old_toolchain_is_named() {
 fn the_default_set_up_on_a_ready_machine_succeeds() {
     let mut links: Vec<&str> = TOOLS.to_vec();
     links.extend(["rustc", "cargo", "id"]);
-    let bin = bin(&links, &[("dpkg", "echo 'Status: install ok installed'"), ("apt-get", "echo apt-get ran >&2; exit 1")]);
+    let bin =
+        bin(&links, &[("dpkg", "echo 'Status: install ok installed'"), ("apt-get", "echo apt-get ran >&2; exit 1")]);
     let models = tempfile::tempdir().unwrap();
     std::fs::write(models.path().join("SmolLM2-135M-Instruct.Q4_1.gguf"), "present").unwrap();
     std::fs::create_dir(models.path().join("all-minilm-l6-v2")).unwrap();

@@ -241,6 +241,16 @@ pub struct ModelConfig {
     /// Most requests in flight at once (`type: openai`, `ollama`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// CPU threads (`type: llamacpp`; default: the physical cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// Context size in tokens (`llamacpp`, `burn` generators; default: the model's trained
+    /// context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctx_size: Option<u32>,
+    /// Layers offloaded to the GPU (`type: llamacpp`; default: all when a GPU is found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_layers: Option<u32>,
 }
 
 /// Tree exploration settings (SPEC §11).
@@ -418,8 +428,24 @@ pub const SCHEMA: [(&str, &[&str]); 10] = [
     ),
 ];
 
-const MODEL_KEYS: [&str; 8] =
-    ["type", "model", "host", "batch_size", "device", "base_url", "api_key_env", "concurrency"];
+/// Most CPU threads a model section may ask for.
+pub const MAX_THREADS: u32 = 1024;
+/// Most GPU layers a model section may ask for (a GGUF has at most 512; more means "all").
+pub const MAX_GPU_LAYERS: u32 = 999;
+
+const MODEL_KEYS: [&str; 11] = [
+    "type",
+    "model",
+    "host",
+    "batch_size",
+    "device",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "threads",
+    "ctx_size",
+    "gpu_layers",
+];
 
 fn keys_of(section: &str) -> &'static [&'static str] {
     SCHEMA.iter().find(|(name, _)| *name == section).map_or(&[], |(_, keys)| keys)
@@ -680,6 +706,11 @@ fn u32_at_least(map: &Map<String, Value>, section: &str, key: &str, min: u64) ->
     Ok(uint_in(map, section, key, min, u64::from(u32::MAX))?.map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
 }
 
+/// An integer in `[min, max]` (both within `u32`), if present.
+fn u32_in(map: &Map<String, Value>, section: &str, key: &str, min: u32, max: u32) -> Result<Option<u32>, ConfigError> {
+    Ok(uint_in(map, section, key, u64::from(min), u64::from(max))?.map(|v| u32::try_from(v).unwrap_or(max)))
+}
+
 /// An integer in `[min, max]`, if present (null counts as absent).
 fn uint_in(map: &Map<String, Value>, section: &str, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
     let path = key_path(section, key);
@@ -887,6 +918,9 @@ fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelCon
         base_url: string(m, section, "base_url")?.map(str::to_owned),
         api_key_env: string(m, section, "api_key_env")?.map(str::to_owned),
         concurrency: usize_at_least(m, section, "concurrency", 1)?,
+        threads: u32_in(m, section, "threads", 1, MAX_THREADS)?,
+        ctx_size: u32_at_least(m, section, "ctx_size", 1)?,
+        gpu_layers: u32_in(m, section, "gpu_layers", 0, MAX_GPU_LAYERS)?,
     }))
 }
 
@@ -974,6 +1008,9 @@ impl Config {
                 ("base_url", m.base_url.clone().map(Value::from)),
                 ("api_key_env", m.api_key_env.clone().map(Value::from)),
                 ("concurrency", m.concurrency.map(Value::from)),
+                ("threads", m.threads.map(Value::from)),
+                ("ctx_size", m.ctx_size.map(Value::from)),
+                ("gpu_layers", m.gpu_layers.map(Value::from)),
             ];
             for (key, value) in fields {
                 if let Some(value) = value {

@@ -149,7 +149,7 @@ impl Generator {
         config: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let config = load_config(config)?;
-        let args = GeneratorArgs { generator: backend, model, device };
+        let args = GeneratorArgs { generator: backend, model, device, ..GeneratorArgs::default() };
         let choice = Choice::generator(&args, config.generator.as_ref());
         let inner = py.detach(|| backends::generator(&choice, false, config.explore.n)).map_err(failure)?;
         Ok(Self { inner: Arc::from(inner), config })

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod detect;
+pub mod devices;
 pub mod embed;
 pub mod explore;
 pub mod generate;

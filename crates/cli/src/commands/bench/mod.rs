@@ -117,6 +117,7 @@ impl Spec {
             generator: Some(self.name.clone()),
             model: self.model.clone(),
             device: self.device.clone(),
+            ..GeneratorArgs::default()
         };
         #[cfg(feature = "openai")]
         if self.name == "openai" && sequential {
@@ -504,6 +505,7 @@ fn machine(specs: &[Spec]) -> Value {
         "threads_used": std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse::<usize>().ok()).unwrap_or(threads),
         "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
         "gpu": gpu(specs),
+        "devices": super::devices::report(),
     })
 }
 

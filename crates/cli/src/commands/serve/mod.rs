@@ -67,9 +67,6 @@ pub struct ServeArgs {
     /// Most sequences decoded together over all requests (server.max_batch) [default: 32].
     #[arg(long, value_name = "N")]
     pub max_batch: Option<usize>,
-    /// CPU threads of the local generator [default: the physical cores].
-    #[arg(long, value_name = "N")]
-    pub threads: Option<i32>,
     /// Serve generation only (no /v1/embeddings; /v1/select then needs vectors in the body).
     #[arg(long)]
     pub no_embedder: bool,
@@ -303,11 +300,6 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         config.server.max_batch = b;
     }
-    if let Some(t) = args.threads
-        && t < 1
-    {
-        return Err(Failure::BadInput(anyhow!("--threads {t} is out of range; allowed: an integer ≥ 1")));
-    }
     let api_key = match &config.server.api_key_env {
         Some(var) => match std::env::var(var) {
             Ok(k) if !k.is_empty() => Some(k),
@@ -320,8 +312,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     let choice = Choice::generator(&args.generator, config.generator.as_ref());
-    let (generator, batch_sizes) =
-        backends::serve_generator(&choice, config.server.max_batch, args.threads, config.server.max_n)?;
+    let (generator, batch_sizes) = backends::serve_generator(&choice, config.server.max_batch, config.server.max_n)?;
     let embedder: Option<Arc<dyn Embedder>> = if args.no_embedder {
         None
     } else {
