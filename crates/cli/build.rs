@@ -26,11 +26,18 @@ fn main() {
     }
     println!("cargo:rustc-env=AUTOBRANCH_ENGINE_VERSIONS={}", found.join(","));
 
-    // A CUDA build links llama.cpp's shared libraries, which its build puts beside the
-    // binaries, and the CUDA toolkit's: both go into the rpath, so the binary runs without
-    // LD_LIBRARY_PATH.
+    // A CUDA build links llama.cpp's shared libraries and the CUDA toolkit's: their folders
+    // go into the rpath, so the binary runs without LD_LIBRARY_PATH.
     println!("cargo:rerun-if-env-changed=CUDA_PATH");
     if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
+        // The build folder of llama.cpp (from autobranch-llamacpp), then the binary's own
+        // folder, where a copied installation keeps the libraries. DT_RPATH rather than
+        // DT_RUNPATH: it also serves the libraries' own dependencies (libllama → libggml →
+        // libggml-cuda → libcublas), which carry no search path of their own.
+        println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
+        if let Some(lib) = std::env::var_os("DEP_AUTOBRANCH_LLAMACPP_LIB_DIR") {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", Path::new(&lib).display());
+        }
         println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN");
         if let Some(cuda) = std::env::var_os("CUDA_PATH") {
             let lib = Path::new(&cuda).join("lib");

@@ -27,11 +27,12 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, ModelError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            // Silenced before initialising: a GPU build's backends log their probing (a CUDA
+            // build without a driver prints why) while they register.
             if std::env::var_os("AUTOBRANCH_LLAMA_LOG").is_none() {
-                b.void_logs();
+                llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
             }
-            Ok(b)
+            LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|e| ModelError::Unavailable(format!("cannot initialise llama.cpp: {e}")))
