@@ -18,7 +18,10 @@ cargo test --workspace --doc --locked --features "$FEATURES"
 # directory, one feature set), staged beside its Python sources; then its pytest suite (the
 # original chatroutes-autobranch side by side, the real models, the CLI binary) and the
 # notebook-shaped example, in the virtual environment scripts/fetch-models.sh --tests fills.
-cargo build --quiet --locked --workspace --lib --features "$FEATURES"
+# `--all-targets`, as above: with `--lib` alone the dev-dependencies' features drop out
+# (gguf's test-support, openai's mock server, …), which recompiled half the graph, Burn
+# included; with it only the extension module itself is linked.
+cargo build --quiet --locked --workspace --all-targets --features "$FEATURES"
 MODELS="${AUTOBRANCH_MODELS:-$HOME/.cache/autobranch/models}"
 PYDEV="$TARGET/python-dev"
 rm -rf "$PYDEV" && mkdir -p "$PYDEV"

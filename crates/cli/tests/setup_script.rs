@@ -156,3 +156,44 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// scripts/cuda-toolkit.sh (the CUDA build's toolkit from PyPI): an unknown argument is
+/// refused (exit 2); a download that does not match its pinned SHA-256 is removed and named
+/// (exit 1), and nothing is installed, so a rerun starts clean.
+#[test]
+fn the_cuda_toolkit_script_checks_what_it_downloads() {
+    let script = repo().join("scripts/cuda-toolkit.sh");
+    let dest = tempfile::tempdir().unwrap();
+    let python = which("python3").unwrap();
+    // pip "downloads" a wheel of the right name with the wrong bytes.
+    let fake_python = format!(
+        "if [ \"$1 $2 $3\" = '-m pip download' ]; then for a in \"$@\"; do last=\"$a\"; done; \
+         spec=\"$7\"; name=$(echo \"${{spec%%==*}}\" | tr - _); echo corrupt > \"$last/${{name}}-${{spec##*==}}-py3-none-any.whl\"; exit 0; fi\n\
+         exec {} \"$@\"",
+        python.display()
+    );
+    let mut links: Vec<&str> = TOOLS.iter().copied().filter(|t| *t != "python3").collect();
+    links.push("touch");
+    let bin = bin(&links, &[("python3", &fake_python)]);
+    let run = |args: &[&str]| {
+        Command::new("/bin/bash")
+            .arg(&script)
+            .args(args)
+            .env_clear()
+            .env("PATH", bin.path())
+            .env("HOME", std::env::var_os("HOME").unwrap())
+            .env("AUTOBRANCH_CUDA", dest.path())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--everything"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown argument --everything; allowed: --help"), "{}", stderr(&o));
+    let o = run(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("SHA-256 mismatch") && err.contains("nvidia_cuda_nvcc-13.0.88"), "{err}");
+    assert!(o.stdout.is_empty(), "no build environment is printed: {}", String::from_utf8_lossy(&o.stdout));
+    let left = walk(dest.path());
+    assert!(left.iter().all(|f| !f.ends_with(".whl") && !f.ends_with(".installed")), "{left:?}");
+}
