@@ -252,16 +252,24 @@ impl LlamaModel {
             Tensor::<4>::zeros([1, 1, 1, cache.capacity()], &self.device).mask_fill(unwritten, f32::NEG_INFINITY)
         });
         let scale = 1.0 / (hd as f64).sqrt();
+        let all_heads = h + 2 * kv;
         // Each layer's tensors are moved out and back, so the write below owns them alone
         // and happens in place.
         let layers = std::mem::take(&mut cache.keys).into_iter().zip(std::mem::take(&mut cache.values));
         for (block, (keys, values)) in self.blocks.iter().zip(layers) {
             let qkv = self.rms_norm(x.clone(), &block.attn_norm).matmul(block.qkv.clone().unsqueeze());
+            // Heads `from..from + heads` of the Q/K/V product, `[batch, heads, seq, head_dim]`.
+            // One position (a decode step) is a view: `[batch, 1, all heads · head_dim]` is
+            // `[batch, all heads, 1, head_dim]` in memory, so no copy is made.
             let split = |from: usize, heads: usize| {
-                qkv.clone()
-                    .slice([0..batch, 0..seq, from * hd..(from + heads) * hd])
-                    .reshape([batch, seq, heads, hd])
-                    .swap_dims(1, 2)
+                if seq == 1 {
+                    qkv.clone().reshape([batch, all_heads, 1, hd]).slice([0..batch, from..from + heads, 0..1, 0..hd])
+                } else {
+                    qkv.clone()
+                        .slice([0..batch, 0..seq, from * hd..(from + heads) * hd])
+                        .reshape([batch, seq, heads, hd])
+                        .swap_dims(1, 2)
+                }
             };
             let q = self.rope(split(0, h), &angles);
             let k = self.rope(split(h, kv), &angles);
