@@ -241,14 +241,16 @@ impl<'m> Batcher<'m> {
         let limit = self.engine.context_limit();
         if prompt.len() as u64 >= limit {
             return Err(ModelError::InvalidRequest(format!(
-                "the prompt has {} tokens but the context holds {limit}; shorten the prompt or raise the context size",
+                "the prompt has {} tokens but the context holds {limit}; shorten the prompt or raise the context size \
+                 (--ctx-size, generator.ctx_size)",
                 prompt.len()
             )));
         }
         if needed > limit {
             return Err(ModelError::InvalidRequest(format!(
                 "{} prompt tokens + {n} candidates × {max_tokens} new tokens = {needed} tokens exceed the context of \
-                 {limit}; ask for fewer candidates or fewer tokens, or raise the context size",
+                 {limit}; ask for fewer candidates or fewer tokens, or raise the context size (--ctx-size, \
+                 generator.ctx_size)",
                 prompt.len()
             )));
         }

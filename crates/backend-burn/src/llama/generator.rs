@@ -172,7 +172,7 @@ impl Inner {
         if prompt >= limit {
             return Err(ModelError::InvalidRequest(format!(
                 "the prompt has {prompt} tokens but the context holds {limit}; shorten the prompt or raise the context \
-                 size"
+                 size (--ctx-size, generator.ctx_size)"
             )));
         }
         // Every sequence keeps its own copy of the prompt's cache, but positions are
@@ -181,7 +181,8 @@ impl Inner {
         if needed > limit {
             return Err(ModelError::InvalidRequest(format!(
                 "{prompt} prompt tokens + {max_tokens} new tokens = {needed} tokens exceed the context of {limit} \
-                 ({group} candidates decode side by side); ask for fewer tokens or raise the context size"
+                 ({group} candidates decode side by side); ask for fewer tokens or raise the context size \
+                 (--ctx-size, generator.ctx_size)"
             )));
         }
         Ok(())
