@@ -36,6 +36,9 @@ ROOT="$DEST/nvidia/cu13"
 ARCHS="${CMAKE_CUDA_ARCHITECTURES:-75;80;86;89;90}"
 
 log() { printf 'cuda-toolkit: %s\n' "$*" >&2; }
+WHEEL_KIND="CUDA package"
+# shellcheck source=wheels.sh
+source "$(dirname "$0")/wheels.sh"
 
 # package==version sha256 (the sums pip verified against PyPI's index when they were pinned)
 PACKAGES=(
@@ -51,25 +54,7 @@ PACKAGES=(
 if [ ! -f "$DEST/.installed" ]; then
     mkdir -p "$WHEELS"
     for entry in "${PACKAGES[@]}"; do
-        spec="${entry%% *}"
-        sum="${entry##* }"
-        name="$(echo "${spec%%==*}" | tr '-' '_')"
-        file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl 2> /dev/null | head -n1 || true)"
-        if [ -z "$file" ]; then
-            log "downloading $spec"
-            if ! python3 -m pip download --quiet --no-deps --disable-pip-version-check "$spec" -d "$WHEELS" >&2; then
-                log "downloading $spec from PyPI failed (no network to PyPI, or no pip?); by hand:"
-                log "  python3 -m pip download --no-deps $spec -d $WHEELS"
-                exit 1
-            fi
-            file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl | head -n1)"
-        fi
-        got="$(sha256sum "$file" | cut -d' ' -f1)"
-        if [ "$got" != "$sum" ]; then
-            rm -f "$file"
-            log "SHA-256 mismatch for $file: expected $sum, got $got (removed; run this again)"
-            exit 1
-        fi
+        wheel "${entry%% *}" "${entry##* }" > /dev/null
     done
     # Every wheel unpacks into one tree, nvidia/cu13/{bin,include,lib,nvvm}; a zip keeps the
     # executable bits, which Python's zipfile drops unless told.

