@@ -85,16 +85,19 @@ pub(crate) fn offload(requested: Option<u32>, found: &[Device]) -> Result<Offloa
         ))),
         (None, _) => Ok(Offload { layers: 0, cpu_fallback: None }),
         (Some(_), requested) if has_gpu => Ok(Offload { layers: requested.unwrap_or(ALL_LAYERS), cpu_fallback: None }),
-        (Some(gpu), requested) => Ok(Offload {
-            layers: 0,
-            cpu_fallback: (requested != Some(0)).then(|| {
-                format!(
-                    "llama.cpp ({gpu} build) finds no GPU (no NVIDIA driver, or no device it can use); running on the \
-                     CPU"
-                )
-            }),
-        }),
+        (Some(_), requested) => {
+            Ok(Offload { layers: 0, cpu_fallback: cpu_fallback(found).filter(|_| requested != Some(0)) })
+        }
     }
+}
+
+/// The one-line notice for a GPU build that finds no GPU among `found` (models then run on
+/// the CPU); `None` for a CPU build or when there is a GPU.
+pub fn cpu_fallback(found: &[Device]) -> Option<String> {
+    let gpu = GPU_BUILD.filter(|_| !found.iter().any(Device::is_gpu))?;
+    Some(format!(
+        "llama.cpp ({gpu} build) finds no GPU (no NVIDIA driver, or no device it can use); running on the CPU"
+    ))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ mod options;
 mod stats;
 mod worker;
 
-pub use devices::{Device, GPU_BUILD, devices};
+pub use devices::{Device, GPU_BUILD, cpu_fallback, devices};
 pub use embedder::LlamaCppEmbedder;
 pub use generator::LlamaCppGenerator;
 pub use options::LlamaCppOptions;

@@ -142,7 +142,7 @@ impl BurnGenerator {
         let mut cache = self.inner.model.empty_cache(tokens.len());
         let logits = self.inner.model.forward(&tokens, 1, &mut cache);
         let data = self.inner.read(logits)?;
-        self.inner.check_finite(&data)?;
+        self.inner.check_finite(data.iter().copied())?;
         Ok(data)
     }
 
@@ -196,8 +196,8 @@ impl Inner {
 
     /// NaN or infinite numbers (NaN weights, which the header check cannot see) are an error
     /// naming the file, so no NaN log-probability leaves the generator.
-    fn check_finite(&self, values: &[f32]) -> Result<(), ModelError> {
-        match values.iter().find(|l| !l.is_finite()) {
+    fn check_finite(&self, values: impl IntoIterator<Item = f32>) -> Result<(), ModelError> {
+        match values.into_iter().find(|l| !l.is_finite()) {
             None => Ok(()),
             Some(l) => Err(ModelError::BrokenModel(format!(
                 "{}: the model computed logits containing {l}; its weights or hyperparameters are broken",
@@ -235,8 +235,7 @@ impl Inner {
             .collect();
         for row in &out {
             // A NaN or infinite logit anywhere in the row makes its log-sum-exp one too.
-            self.check_finite(&[row.log_sum_exp])?;
-            self.check_finite(&row.candidates.iter().map(|c| c.1).collect::<Vec<_>>())?;
+            self.check_finite(std::iter::once(row.log_sum_exp).chain(row.candidates.iter().map(|c| c.1)))?;
         }
         Ok(out)
     }

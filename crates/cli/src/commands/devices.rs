@@ -22,14 +22,15 @@ fn llamacpp() -> Value {
         Ok(found) => {
             let gpu = found.iter().find(|d| d.is_gpu());
             let uses = gpu.or_else(|| found.iter().find(|d| d.kind == "cpu")).map(|d| d.name.clone());
+            let notice = autobranch_llamacpp::cpu_fallback(&found);
             let mut v = json!({
                 "compiled": true,
                 "build": build.unwrap_or("CPU"),
                 "devices": found,
                 "uses": uses,
             });
-            if build.is_some() && gpu.is_none() {
-                v["notice"] = json!("no GPU found (no NVIDIA driver, or no device it can use): models run on the CPU");
+            if let Some(notice) = notice {
+                v["notice"] = json!(notice);
             }
             v
         }
