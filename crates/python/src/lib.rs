@@ -21,6 +21,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compat::novelty::cosine_keep, m)?)?;
     m.add_function(wrap_pyfunction!(compat::novelty::mmr_order, m)?)?;
     m.add_function(wrap_pyfunction!(compat::entropy::shannon_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::blas::openblas_sums, m)?)?;
     m.add_class::<native::Embedder>()?;
     m.add_class::<native::Generator>()?;
     m.add_class::<native::Explorer>()?;

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 from conftest import Table, outcome
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import autobranch as compat
@@ -202,6 +202,8 @@ def test_embed_once_gives_the_same_step_with_fewer_calls():
 
 @settings(max_examples=150, deadline=None)
 @given(st.integers(2, 40), st.integers(1, 8), st.integers(1, 16), st.integers(0, 2**32 - 1), st.booleans())
+# Two k-means++ trials whose potentials tie but for BLAS's order of additions.
+@example(n=30, k_max=7, dim=6, seed=14, duplicates=False)
 def test_kmeans_clusters_match_scikit_learn(n, k_max, dim, seed, duplicates):
     rng = random.Random(seed)
     points = [[rng.gauss(0, 1) for _ in range(dim)] for _ in range(n)]
@@ -222,6 +224,33 @@ def test_kmeans_clusters_match_scikit_learn(n, k_max, dim, seed, duplicates):
     theirs, ours = decisions
     assert ours.details == theirs.details
     assert math.isclose(ours.entropy, theirs.entropy, abs_tol=1e-9)
+
+
+def _openblas_kernels():
+    import threadpoolctl
+
+    archs = {i.get("architecture") for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"}
+    return archs <= {"Haswell", "Zen"} and archs
+
+
+@pytest.mark.skipif(not _openblas_kernels(), reason="numpy's OpenBLAS runs kernels other than Haswell/Zen here")
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4200), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_k_means_sums_add_in_numpys_order(length, rows, seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    # Magnitudes apart, so the order of additions shows in the last bits.
+    m = rng.random((rows, length)) * rng.choice([1.0, -1e3, 1e-3], size=(rows, length))
+    from autobranch import _native
+
+    from sklearn.utils.extmath import row_norms
+
+    dot, gemv, pairwise, norms = _native._openblas_sums(m.tolist())
+    assert norms == row_norms(m, squared=True).tolist()
+    assert dot == float(m[0] @ np.ones(length))
+    assert gemv == (m @ np.ones(length).reshape(-1, 1)).ravel().tolist()
+    assert pairwise == float(np.sum(m[0]))
 
 
 @pytest.mark.parametrize("module", ["original", "compat"])

@@ -2,13 +2,15 @@
 //! init), step for step, so the compatibility layer's `ShannonEntropyStopper` finds the
 //! clusters the original finds: the same random draws (numpy's `RandomState`, MT19937), the
 //! same greedy k-means++ trials, the same convergence tests and the same choice among
-//! restarts. Only the order of floating-point sums differs from BLAS, which can matter only
-//! where two distances tie to the last bit, and the choice among equally far points when a
-//! cluster empties (fewer distinct points than clusters), where numpy's SIMD argpartition
-//! decides.
+//! restarts. Sums are added in numpy's orders (`blas.rs`): squared norms as its einsum,
+//! the k-means++ potentials (where two trials often tie to the last bit) as OpenBLAS's
+//! Haswell/Zen `ddot` and `dgemv_t` kernels; on a CPU where OpenBLAS picks another kernel
+//! (AVX-512) those ties can fall the other way. The choice among equally far points when a cluster empties (fewer distinct
+//! points than clusters) follows numpy's SIMD argpartition where all are equal.
 
 use rand_mt::Mt;
 
+use super::blas;
 use super::vectors::Matrix;
 
 /// The labels of the best of `n_init` restarts (lowest inertia), as scikit-learn fits them.
@@ -23,9 +25,8 @@ pub fn fit(points: &Matrix, k: usize, seed: u32, n_init: usize) -> Vec<usize> {
             *x.at_mut(i, f) -= mean;
         }
     }
-    let tol = mean_variance(&x) * 1e-4;
-    // `row_norms` is an einsum: products and sums, not fused.
-    let norms: Vec<f64> = (0..n).map(|i| x.row(i).iter().map(|v| v * v).fold(0.0, |a, b| a + b)).collect();
+    let tol = mean_variance(points) * 1e-4;
+    let norms: Vec<f64> = (0..n).map(|i| blas::row_norm_sq(x.row(i))).collect();
     let mut pairs = PointDistances { x: &x, norms: &norms, memo: vec![None; n * n] };
     let mut rng = RandomState(Mt::new(seed));
     let mut best: Option<(Vec<usize>, f64)> = None;
@@ -60,15 +61,21 @@ impl RandomState {
     }
 }
 
-/// `np.mean(np.var(X, axis=0))` of centred data (each column's mean of squares): the
-/// data-dependent scale of the tolerance.
-fn mean_variance(centred: &Matrix) -> f64 {
-    let (n, d) = (centred.rows(), centred.dim());
+/// `np.mean(np.var(X, axis=0))` of the data as given (scikit-learn takes it before centring):
+/// the data-dependent scale of the tolerance. Each column's mean and squares are added row by
+/// row, as numpy reduces along the first axis; the columns' mean is a pairwise sum.
+fn mean_variance(points: &Matrix) -> f64 {
+    let (n, d) = (points.rows(), points.dim());
     if n == 0 || d == 0 {
         return 0.0;
     }
-    let total: f64 = (0..d).map(|f| (0..n).map(|i| centred.at(i, f).powi(2)).sum::<f64>() / n as f64).sum();
-    total / d as f64
+    let variances: Vec<f64> = (0..d)
+        .map(|f| {
+            let mean = (0..n).fold(0.0, |a, i| a + points.at(i, f)) / n as f64;
+            (0..n).fold(0.0, |a, i| a + (points.at(i, f) - mean) * (points.at(i, f) - mean)) / n as f64
+        })
+        .collect();
+    blas::pairwise_sum(&variances) / d as f64
 }
 
 /// `_euclidean_distances(..., squared=True)` between points: −2·a·b + ‖a‖² + ‖b‖², never
@@ -122,7 +129,8 @@ fn plus_plus(pairs: &mut PointDistances<'_>, k: usize, rng: &mut RandomState) ->
     let first = cdf.partition_point(|&c| c <= u).min(n - 1);
     let mut chosen = vec![first];
     let mut closest: Vec<f64> = (0..n).map(|j| pairs.get(first, j)).collect();
-    let mut potential: f64 = closest.iter().sum();
+    // `closest_dist_sq @ sample_weight`: numpy's dot, OpenBLAS's ddot.
+    let mut potential = blas::ddot_sum(&closest);
     for _ in 1..k {
         let draws: Vec<f64> = (0..trials).map(|_| rng.random_sample() * potential).collect();
         let mut cumulative = Vec::with_capacity(n);
@@ -131,27 +139,28 @@ fn plus_plus(pairs: &mut PointDistances<'_>, k: usize, rng: &mut RandomState) ->
             acc += c;
             cumulative.push(acc);
         }
-        let mut best: Option<(f64, usize, Vec<f64>)> = None;
-        for draw in draws {
-            let candidate = cumulative.partition_point(|&c| c < draw).min(n - 1);
-            let distances: Vec<f64> = (0..n).map(|j| closest[j].min(pairs.get(candidate, j))).collect();
-            let pot: f64 = distances.iter().sum();
-            if best.as_ref().is_none_or(|(b, _, _)| pot < *b) {
-                best = Some((pot, candidate, distances));
-            }
-        }
-        let (pot, candidate, distances) = best.expect("at least two trials");
-        potential = pot;
-        closest = distances;
-        chosen.push(candidate);
+        let candidates: Vec<usize> =
+            draws.iter().map(|&draw| cumulative.partition_point(|&c| c < draw).min(n - 1)).collect();
+        let mut distances: Vec<Vec<f64>> = candidates
+            .iter()
+            .map(|&candidate| (0..n).map(|j| closest[j].min(pairs.get(candidate, j))).collect())
+            .collect();
+        // `distance_to_candidates @ sample_weight`: one matrix-vector product, OpenBLAS's
+        // dgemv_t; the first lowest wins (`np.argmin`).
+        let pots = blas::gemv_t_sums(&distances);
+        let best = (1..pots.len()).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
+        potential = pots[best];
+        closest = distances.swap_remove(best);
+        chosen.push(candidates[best]);
     }
     Matrix::from_rows(chosen.iter().map(|&i| pairs.x.row(i).to_vec()).collect())
 }
 
-/// Nearest centre of every point by ‖c‖² − 2·x·c (the term `_update_chunk_dense` keeps).
+/// Nearest centre of every point by ‖c‖² − 2·x·c (the term `_update_chunk_dense` keeps;
+/// ‖c‖² by `row_norms`).
 fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
     let k = centres.rows();
-    let centre_norms: Vec<f64> = (0..k).map(|j| dot(centres.row(j), centres.row(j))).collect();
+    let centre_norms: Vec<f64> = (0..k).map(|j| blas::row_norm_sq(centres.row(j))).collect();
     for (i, label) in labels.iter_mut().enumerate() {
         let distance = |j: usize| -2.0 * dot(x.row(i), centres.row(j)) + centre_norms[j];
         let (mut best, mut best_j) = (distance(0), 0);
@@ -230,8 +239,33 @@ fn lloyd(x: &Matrix, mut centres: Matrix, tol: f64) -> (Vec<usize>, f64) {
         // The labels must match the final centres.
         assign(x, &centres, &mut labels);
     }
-    let inertia = (0..n).map(|i| sq_distance_unrolled(x.row(i), centres.row(labels[i]))).sum();
+    let inertia = inertia(x, &centres, &labels);
     (labels, inertia)
+}
+
+/// `_inertia_dense`: an OpenMP `prange` over the points, split statically among the threads
+/// scikit-learn runs (`OMP_NUM_THREADS`, else the CPUs this process may use); each thread
+/// sums its block in order, and the blocks' sums are added in thread order (with two threads
+/// the only result; with more, OpenMP adds them as the threads finish, so scikit-learn
+/// itself can differ in the last bit from run to run).
+fn inertia(x: &Matrix, centres: &Matrix, labels: &[usize]) -> f64 {
+    let n = labels.len();
+    let threads = openmp_threads().clamp(1, n.max(1));
+    let (each, extra) = (n / threads, n % threads);
+    let mut total = 0.0;
+    let mut start = 0;
+    for t in 0..threads {
+        let end = start + each + usize::from(t < extra);
+        total += (start..end).fold(0.0, |a, i| a + sq_distance_unrolled(x.row(i), centres.row(labels[i])));
+        start = end;
+    }
+    total
+}
+
+/// The threads scikit-learn's OpenMP loops run on (`_openmp_effective_n_threads`).
+fn openmp_threads() -> usize {
+    let configured = std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.split(',').next()?.trim().parse().ok());
+    configured.filter(|&t| t > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Whether two labelings are the same partition up to renaming (`_is_same_clustering`).

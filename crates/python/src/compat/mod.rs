@@ -3,6 +3,7 @@
 //! `autobranch.novelty` and `autobranch.entropy`. The Python classes around them keep the
 //! original's API; these functions only compute.
 
+pub mod blas;
 pub mod entropy;
 pub mod kmeans;
 pub mod novelty;

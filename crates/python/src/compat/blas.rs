@@ -1,0 +1,132 @@
+//! Sums in the order numpy adds them, where scikit-learn's k-means decides by the last bit.
+//!
+//! numpy hands `v @ w` to OpenBLAS; with unit weights the products are exact, so only the
+//! order of the additions matters. These follow OpenBLAS 0.3's x86-64 kernels for Haswell and
+//! Zen (`ddot_microk_haswell-2.c`, `dgemv_t_4.c` with `dgemv_t_microk_haswell-4.c`), the
+//! kernels numpy's wheels run on AVX2 machines. `pairwise_sum` is numpy's own reduction for a
+//! contiguous `np.sum` / `np.mean`, `row_norm_sq` its einsum. `tests/test_differential.py` compares each with numpy
+//! itself through [`openblas_sums`].
+
+use pyo3::prelude::*;
+
+/// `v @ ones`: `ddot`, sixteen lanes over the largest multiple of 16 elements, folded
+/// pairwise, then the rest one at a time.
+pub fn ddot_sum(v: &[f64]) -> f64 {
+    let body = v.len() & !15;
+    let mut dot = 0.0;
+    if body > 0 {
+        let mut lanes = [0.0f64; 16];
+        for (i, x) in v[..body].iter().enumerate() {
+            lanes[i % 16] += x;
+        }
+        // Four 4-lane registers: high half onto low, then 4+5, 6+7, their sum, across.
+        let half = |a: usize| [lanes[4 * a] + lanes[4 * a + 2], lanes[4 * a + 1] + lanes[4 * a + 3]];
+        let (r4, r5, r6, r7) = (half(0), half(1), half(2), half(3));
+        let r45 = [r4[0] + r5[0], r4[1] + r5[1]];
+        let r67 = [r6[0] + r7[0], r6[1] + r7[1]];
+        dot = (r45[0] + r67[0]) + (r45[1] + r67[1]);
+    }
+    for x in &v[body..] {
+        dot += x;
+    }
+    dot
+}
+
+/// Rows of `dgemv_t`'s kernels per block.
+const GEMV_BLOCK: usize = 2048;
+
+/// `rows @ ones((len, 1))` for a C-ordered `[rows, len]` matrix: numpy takes one row as a
+/// dot product (`ddot`), more as `dgemv` transposed, one column of OpenBLAS's matrix per row. Each block of up to 2048 elements (a multiple of
+/// four) is summed per row by the kernel its column falls to: four columns at a time and a
+/// last odd one in four lanes, a pair in two lanes. The last `len % 4` elements follow.
+pub fn gemv_t_sums(rows: &[Vec<f64>]) -> Vec<f64> {
+    if let [row] = rows {
+        return vec![ddot_sum(row)];
+    }
+    let t = rows.len();
+    let len = rows.first().map_or(0, Vec::len);
+    let body = len & !3;
+    let in_fours = t & !3;
+    let mut y = vec![0.0; t];
+    for start in (0..body).step_by(GEMV_BLOCK) {
+        let end = (start + GEMV_BLOCK).min(body);
+        for (j, row) in rows.iter().enumerate() {
+            let four_lanes = j < in_fours || (t % 2 == 1 && j == t - 1);
+            let block = &row[start..end];
+            y[j] += if four_lanes {
+                let mut l = [0.0f64; 4];
+                block.iter().enumerate().for_each(|(i, x)| l[i % 4] += x);
+                (l[0] + l[2]) + (l[1] + l[3])
+            } else {
+                let mut l = [0.0f64; 2];
+                block.iter().enumerate().for_each(|(i, x)| l[i % 2] += x);
+                l[0] + l[1]
+            };
+        }
+    }
+    if body < len {
+        for (j, row) in rows.iter().enumerate() {
+            let tail = row[body + 1..].iter().fold(row[body], |a, x| a + x);
+            y[j] += tail;
+        }
+    }
+    y
+}
+
+/// `‖row‖²` as scikit-learn's `row_norms` takes it: `np.einsum("ij,ij->i", X, X)`, numpy's
+/// two-lane loop (its SSE baseline; products rounded before they are added): blocks of eight
+/// elements last pair first, then pairs, the two lanes added at the end.
+pub fn row_norm_sq(row: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 2];
+    let blocks = row.len() / 8 * 8;
+    for block in row[..blocks].chunks_exact(8) {
+        for pair in block.chunks_exact(2).rev() {
+            lanes[0] += pair[0] * pair[0];
+            lanes[1] += pair[1] * pair[1];
+        }
+    }
+    for pair in row[blocks..].chunks(2) {
+        lanes[0] += pair[0] * pair[0];
+        lanes[1] += pair.get(1).map_or(0.0, |x| x * x);
+    }
+    lanes[0] + lanes[1]
+}
+
+/// numpy's pairwise summation of a contiguous array (eight accumulators per block of up to
+/// 128, halves above that).
+pub fn pairwise_sum(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n < 8 {
+        return v.iter().fold(0.0, |a, x| a + x);
+    }
+    if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&v[..8]);
+        let body = n - n % 8;
+        for chunk in v[8..body].chunks_exact(8) {
+            r.iter_mut().zip(chunk).for_each(|(a, x)| *a += x);
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for x in &v[body..] {
+            res += x;
+        }
+        return res;
+    }
+    let mut half = n / 2;
+    half -= half % 8;
+    pairwise_sum(&v[..half]) + pairwise_sum(&v[half..])
+}
+
+/// `(ddot_sum(rows[0]), gemv_t_sums(rows), pairwise_sum(rows[0]), row_norm_sq of each row)`,
+/// for the test suite to compare with numpy (`autobranch._native._openblas_sums`; not part of
+/// the API).
+#[pyfunction]
+#[pyo3(name = "_openblas_sums")]
+pub fn openblas_sums(rows: Vec<Vec<f64>>) -> PyResult<(f64, Vec<f64>, f64, Vec<f64>)> {
+    let first = rows.first().ok_or_else(|| pyo3::exceptions::PyValueError::new_err("rows: at least one row"))?;
+    if rows.iter().any(|r| r.len() != first.len()) {
+        return Err(pyo3::exceptions::PyValueError::new_err("rows: all of one length"));
+    }
+    let norms = rows.iter().map(|r| row_norm_sq(r)).collect();
+    Ok((ddot_sum(first), gemv_t_sums(&rows), pairwise_sum(first), norms))
+}
