@@ -2,12 +2,19 @@
 """Reference sentence embeddings from sentence-transformers itself, for parity tests.
 
     pip install sentence-transformers
-    python3 scripts/minilm_reference.py MODEL_DIR fixtures/minilm_reference.json
+    python3 scripts/embedding_reference.py MODEL_DIR NAME fixtures/OUT.json
 
-MODEL_DIR is the all-MiniLM-L6-v2 folder (scripts/fetch-models.sh puts it under
-$AUTOBRANCH_MODELS/all-minilm-l6-v2). The texts cover short and long inputs (beyond 256
-tokens, so truncation is exercised), punctuation only, non-English scripts, emoji,
-duplicates and the empty string.
+MODEL_DIR is a sentence-transformers folder (scripts/fetch-models.sh puts all-MiniLM-L6-v2
+and all-mpnet-base-v2 under $AUTOBRANCH_MODELS) and NAME its Hugging Face name, recorded in
+the fixture:
+
+    python3 scripts/embedding_reference.py $AUTOBRANCH_MODELS/all-minilm-l6-v2 \
+        sentence-transformers/all-MiniLM-L6-v2 fixtures/minilm_reference.json
+    python3 scripts/embedding_reference.py $AUTOBRANCH_MODELS/all-mpnet-base-v2 \
+        sentence-transformers/all-mpnet-base-v2 fixtures/mpnet_reference.json
+
+The texts cover short and long inputs (beyond 384 tokens, so both models' truncation is
+exercised), punctuation only, non-English scripts, emoji, duplicates and the empty string.
 """
 import json
 import sys
@@ -78,22 +85,26 @@ TEXTS = [
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         sys.exit(__doc__)
+    import sentence_transformers
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(sys.argv[1], device="cpu")
+    folder, name, path = sys.argv[1:]
+    model = SentenceTransformer(folder, device="cpu")
     vectors = model.encode(TEXTS, normalize_embeddings=True, batch_size=16)
     out = {
-        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "model": name,
+        "made_by": f"sentence-transformers {sentence_transformers.__version__}, torch {torch.__version__}",
         "max_seq_length": model.max_seq_length,
         "texts": TEXTS,
         "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
     }
-    with open(sys.argv[2], "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)
         f.write("\n")
-    print(f"wrote {len(TEXTS)} reference vectors to {sys.argv[2]}")
+    print(f"wrote {len(TEXTS)} reference vectors to {path}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
-//! [`BurnEmbedder`]: the `Embedder` on a sentence-transformers BERT folder, run by Burn.
+//! [`BurnEmbedder`]: the `Embedder` on a sentence-transformers folder (BERT or MPNet), run by
+//! Burn.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use autobranch_core::model::{Embedder, Embeddings, ModelError};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::bert::config::BertConfig;
-use crate::bert::{load, model::BertModel};
 use crate::device::BurnBackend;
+use crate::encoder::config::EncoderConfig;
+use crate::encoder::{Encoder, load};
 use crate::error::LoadError;
 
 /// How a [`BurnEmbedder`] runs.
@@ -19,8 +20,8 @@ pub struct BurnEmbedderOptions {
     /// The Burn backend; `None` picks the first compiled CPU backend (flex, then ndarray),
     /// else wgpu.
     pub backend: Option<BurnBackend>,
-    /// Texts per forward pass. Texts are sorted by length inside a call, so a batch pads
-    /// only to its own longest text.
+    /// Texts per forward pass, at most. Texts are sorted by length inside a call and a batch
+    /// holds only texts at least half as long as its longest, so padding stays under half.
     pub batch_size: usize,
     /// Truncation in tokens; `None` takes `max_seq_length` from `sentence_bert_config.json`
     /// (256 for all-MiniLM-L6-v2), else the model's maximum.
@@ -36,15 +37,19 @@ impl Default for BurnEmbedderOptions {
 struct Inner {
     /// The model folder, named by errors.
     dir: std::path::PathBuf,
-    model: BertModel,
+    model: Encoder,
     tokenizer: Tokenizer,
     device: Device,
     batch_size: usize,
     dim: usize,
+    backend: BurnBackend,
+    /// The feed-forward width and the attention heads, which size a batch's activations.
+    intermediate_size: usize,
+    heads: usize,
 }
 
 /// Mean-pooled (or CLS-pooled, as the folder says), L2-normalised sentence embeddings from
-/// a BERT encoder on Burn.
+/// a BERT or MPNet encoder on Burn.
 #[derive(Clone)]
 pub struct BurnEmbedder {
     inner: Arc<Inner>,
@@ -71,7 +76,7 @@ impl BurnEmbedder {
         required(dir, "config.json")?;
         let tokenizer_path = required(dir, "tokenizer.json")?;
         let weights = required(dir, "model.safetensors")?;
-        let config = BertConfig::load(dir, options.max_seq_length)?;
+        let config = EncoderConfig::load(dir, options.max_seq_length)?;
         let tokenizer = load_tokenizer(&tokenizer_path, &config)?;
         let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
@@ -83,6 +88,9 @@ impl BurnEmbedder {
             device,
             batch_size: options.batch_size,
             dim: config.hidden_size,
+            backend,
+            intermediate_size: config.intermediate_size,
+            heads: config.num_attention_heads,
         };
         Ok(Self { inner: Arc::new(inner), model_id: dir.display().to_string(), backend })
     }
@@ -100,7 +108,7 @@ impl BurnEmbedder {
 
 /// The folder's tokenizer with its fixed truncation and padding replaced: truncate at the
 /// model's sequence length, no padding (batches pad themselves to their longest text).
-fn load_tokenizer(path: &Path, config: &BertConfig) -> Result<Tokenizer, LoadError> {
+fn load_tokenizer(path: &Path, config: &EncoderConfig) -> Result<Tokenizer, LoadError> {
     let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
     let mut tokenizer = Tokenizer::from_file(path).map_err(|e| invalid(format!("not a tokenizer.json: {e}")))?;
     tokenizer.with_padding(None);
@@ -122,7 +130,27 @@ fn load_tokenizer(path: &Path, config: &BertConfig) -> Result<Tokenizer, LoadErr
     Ok(tokenizer)
 }
 
+/// wgpu's default limit on one storage buffer binding (`max_storage_buffer_binding_size`,
+/// 128 MiB): a batch's largest activation must fit in it, on lavapipe and on GPUs alike.
+const WGPU_BINDING_BYTES: usize = 128 << 20;
+
+/// Texts per batch at padded length `seq`: `batch_size`, fewer on wgpu where the batch's
+/// largest activation (the feed-forward's `[rows, seq, intermediate]` or the attention
+/// scores' `[rows, heads, seq, seq]`, f32) would not fit one buffer binding; at least one.
+fn rows_per_batch(backend: BurnBackend, batch_size: usize, seq: usize, intermediate: usize, heads: usize) -> usize {
+    if backend != BurnBackend::Wgpu {
+        return batch_size;
+    }
+    let per_row = 4 * seq.max(1) * intermediate.max(heads * seq);
+    (WGPU_BINDING_BYTES / per_row).clamp(1, batch_size)
+}
+
 impl Inner {
+    /// Texts per batch at padded length `seq` (see [`rows_per_batch`]).
+    fn rows_per_batch(&self, seq: usize) -> usize {
+        rows_per_batch(self.backend, self.batch_size, seq, self.intermediate_size, self.heads)
+    }
+
     fn embed(&self, texts: &[String]) -> Result<Embeddings, ModelError> {
         if texts.is_empty() {
             return Ok(Embeddings::empty(self.dim));
@@ -137,19 +165,26 @@ impl Inner {
         order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
 
         let mut out = vec![0f32; texts.len() * self.dim];
-        for chunk in order.chunks(self.batch_size) {
-            let seq = chunk.iter().map(|&i| encodings[i].get_ids().len()).max().unwrap_or(0).max(1);
-            let mut ids = vec![0i64; chunk.len() * seq];
-            let mut mask = vec![0f32; chunk.len() * seq];
-            for (row, &i) in chunk.iter().enumerate() {
-                for (col, &id) in encodings[i].get_ids().iter().enumerate() {
-                    ids[row * seq + col] = i64::from(id);
-                    mask[row * seq + col] = 1.0;
-                }
-            }
-            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [chunk.len(), seq]), &self.device);
-            let mask = Tensor::<2>::from_data(TensorData::new(mask, [chunk.len(), seq]), &self.device);
-            let pooled = self.model.embed(ids, mask).into_data();
+        let mut rest = &order[..];
+        while !rest.is_empty() {
+            // The first text of a batch is its longest: it sets the padded length. A text
+            // less than half as long starts the next batch instead (most of its row would be
+            // padding: 30 short texts padded to a long one's 384 tokens cost 10x their work).
+            let longest = encodings[rest[0]].get_ids().len();
+            let similar = rest.iter().take_while(|&&i| 2 * encodings[i].get_ids().len() >= longest).count();
+            let rows = self.rows_per_batch(longest).min(similar.max(1));
+            let (chunk, after) = rest.split_at(rows);
+            rest = after;
+            let texts: Vec<&[u32]> = chunk.iter().map(|&i| encodings[i].get_ids()).collect();
+            let pooled = self.model.embed(&texts, &self.device).try_into_data().map_err(|e| {
+                ModelError::Backend(format!(
+                    "{}: the {} backend failed on a batch of {rows} texts of up to {} tokens ({e}); a smaller \
+                     batch size uses less device memory",
+                    self.dir.display(),
+                    self.backend,
+                    texts[0].len()
+                ))
+            })?;
             let values = pooled
                 .as_slice::<f32>()
                 .map_err(|e| ModelError::Backend(format!("unexpected output of the encoder: {e:?}")))?;
@@ -185,5 +220,21 @@ impl Embedder for BurnEmbedder {
         tokio::task::spawn_blocking(move || inner.embed(&texts))
             .await
             .map_err(|e| ModelError::Backend(format!("the embedding thread failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// all-mpnet-base-v2 at its 384 tokens: 32 texts need 144 MiB for the feed-forward
+    /// (what lavapipe refused); 18 fit. CPU backends keep the configured batch.
+    #[test]
+    fn wgpu_batches_fit_one_buffer_binding() {
+        assert_eq!(rows_per_batch(BurnBackend::Wgpu, 32, 384, 3072, 12), 18);
+        const { assert!(18 * 12 * 384 * 384 * 4 <= WGPU_BINDING_BYTES && 18 * 384 * 3072 * 4 <= WGPU_BINDING_BYTES) };
+        assert_eq!(rows_per_batch(BurnBackend::Wgpu, 32, 16, 3072, 12), 32);
+        assert_eq!(rows_per_batch(BurnBackend::Wgpu, 32, 100_000, 3072, 12), 1);
+        assert_eq!(rows_per_batch(BurnBackend::Flex, 32, 384, 3072, 12), 32);
     }
 }

@@ -1,8 +1,8 @@
 //! # autobranch-burn
 //!
 //! [Burn](https://burn.dev) 0.22 as an autobranch backend: [`BurnEmbedder`] runs a
-//! sentence-transformers BERT encoder (all-MiniLM-L6-v2 and any BERT-style
-//! `config.json`) with weights from `model.safetensors` (through `burn-store`) and the
+//! sentence-transformers BERT or MPNet encoder (all-MiniLM-L6-v2, all-mpnet-base-v2 and any
+//! `config.json` of those types) with weights from `model.safetensors` (through `burn-store`) and the
 //! folder's `tokenizer.json` (through `tokenizers`), mean pooling and L2 normalisation.
 //!
 //! [`BurnGenerator`] runs a Llama-family decoder (SmolLM2 and other `llama` GGUFs) loaded
@@ -27,15 +27,15 @@
 //! # Ok(()) }
 //! ```
 
-mod bert;
 mod device;
 mod embedder;
+mod encoder;
 mod error;
 mod llama;
 
-pub use bert::config::{Activation, BertConfig, Pooling};
 pub use device::{BurnBackend, wgpu_adapter};
 pub use embedder::{BurnEmbedder, BurnEmbedderOptions};
+pub use encoder::config::{Activation, Arch, EncoderConfig, Pooling};
 pub use error::LoadError;
 pub use llama::config::{ARCHITECTURES, LlamaConfig};
 pub use llama::generator::{BurnGenerator, BurnGeneratorOptions};

@@ -2,7 +2,7 @@
 //! `burn-flex`, `burn-ndarray`, `burn-wgpu`, `ollama`, `openai`). Asking for one that was not
 //! compiled in says which feature to enable; a missing model says how to fetch it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use autobranch_core::config::ModelConfig;
@@ -44,7 +44,12 @@ enum Local {
 /// A model given as a path (by `flag`), or the default in the models folder; it must exist
 /// and be of the right kind, and a wrong kind says what to give instead.
 fn local_model(flag: &str, model: Option<&str>, default: &str, kind: Local) -> Result<PathBuf, Failure> {
-    let path = model.map_or_else(|| models_dir().join(default), PathBuf::from);
+    let known = model.and_then(|m| known_folder(m, kind));
+    let path = match (model, known) {
+        (_, Some(name)) => models_dir().join(name),
+        (Some(m), None) => PathBuf::from(m),
+        (None, None) => models_dir().join(default),
+    };
     let shown = path.display();
     let bad = |message: String| Err(Failure::BadInput(anyhow!(message)));
     match kind {
@@ -71,7 +76,12 @@ fn local_model(flag: &str, model: Option<&str>, default: &str, kind: Local) -> R
             bad(format!("{flag} {shown} is a file; the burn embedder reads a sentence-transformers folder{hint}"))
         }
         _ if !path.exists() => {
-            let hint = if model.is_none() { FETCH_HINT } else { "" };
+            let fetch_one = known.map(|name| format!("; fetch it with `autobranch models fetch {name}`"));
+            let hint = match fetch_one {
+                Some(hint) => hint,
+                None if model.is_none() => FETCH_HINT.to_owned(),
+                None => String::new(),
+            };
             let (what, folder) = match kind {
                 Local::File => ("model file", ""),
                 Local::Folder => (
@@ -83,6 +93,18 @@ fn local_model(flag: &str, model: Option<&str>, default: &str, kind: Local) -> R
         }
         _ => Ok(path),
     }
+}
+
+/// The sentence-transformers folder a bare model name means, as users of
+/// `SentenceTransformer('all-mpnet-base-v2')` write it (with or without the
+/// `sentence-transformers/` owner): one the fetch step puts in the models folder. A path that
+/// exists is never a name.
+fn known_folder(model: &str, kind: Local) -> Option<&'static str> {
+    if !matches!(kind, Local::Folder) || Path::new(model).exists() {
+        return None;
+    }
+    let bare = model.strip_prefix("sentence-transformers/").unwrap_or(model).to_ascii_lowercase();
+    crate::commands::models::EMBEDDING_FOLDERS.into_iter().find(|name| *name == bare)
 }
 
 fn not_compiled(role: &str, name: &str, feature: &str) -> Failure {

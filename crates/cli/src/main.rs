@@ -114,8 +114,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ModelsAction {
-    /// Download the default models into $AUTOBRANCH_MODELS (checks SHA-256; a no-op when present).
-    Fetch,
+    /// Download the default models into $AUTOBRANCH_MODELS (checks SHA-256; a no-op when
+    /// present), or only the models named.
+    Fetch {
+        /// Models to fetch instead of the default set.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(commands::models::NAMES))]
+        names: Vec<String>,
+    },
     /// Print the models folder.
     Path,
 }
@@ -149,7 +154,7 @@ fn main() -> ExitCode {
             Command::Scenarios { name, config, generator, embedder, max_tokens, json } => {
                 commands::scenarios::run(&name, config.as_ref(), &generator, &embedder, max_tokens, json).await
             }
-            Command::Models { action: ModelsAction::Fetch } => commands::models::fetch(),
+            Command::Models { action: ModelsAction::Fetch { names } } => commands::models::fetch(&names),
             Command::Models { action: ModelsAction::Path } => {
                 commands::models::path();
                 Ok(())

@@ -72,6 +72,37 @@ fn embed_reads_one_text_per_line() {
     assert!(v["model"].as_str().unwrap().ends_with("all-minilm-l6-v2"), "Burn is the default embedder: {}", v["model"]);
 }
 
+/// `--embed-model` takes the notebook's model names: the fetched folder of that name in the
+/// models folder; a name not fetched yet says how to fetch it.
+#[test]
+fn embed_models_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.txt");
+    std::fs::write(&path, "a red moon\n").unwrap();
+    let path = path.to_str().unwrap();
+    for (name, dim, folder) in [
+        ("all-mpnet-base-v2", 768, "all-mpnet-base-v2"),
+        ("sentence-transformers/all-mpnet-base-v2", 768, "all-mpnet-base-v2"),
+        ("all-MiniLM-L6-v2", 384, "all-minilm-l6-v2"),
+    ] {
+        let v = json(&autobranch(&["embed", path, "--embed-model", name, "--json"]));
+        assert_eq!(v["dim"], dim, "{name}");
+        assert!(v["model"].as_str().unwrap().ends_with(folder), "{name}: {}", v["model"]);
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_autobranch"))
+        .args(["embed", path, "--embed-model", "all-mpnet-base-v2"])
+        .env("AUTOBRANCH_MODELS", empty.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not exist") && stderr(&o).contains("autobranch models fetch all-mpnet-base-v2"));
+    let o = autobranch(&["models", "fetch", "all-mpnet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("all-mpnet-base-v2"), "the allowed names are listed: {}", stderr(&o));
+}
+
 /// The same texts through each embedder give the same vectors (all are all-MiniLM-L6-v2).
 #[test]
 fn embedders_agree() {

@@ -3,14 +3,13 @@
 //! only two renames (`LayerNorm` → `layer_norm`, `attention.self` → `attention.self_attn`).
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
+use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Int, Tensor};
+use burn::tensor::{Bool, Device, Tensor};
 
-use super::config::{Activation, BertConfig, Pooling};
-use super::gelu;
+use super::config::{Activation, EncoderConfig, Pooling};
+use super::layers::{Activate, Dense, DenseNorm, embedding, linear, norm, pad_batch, pool};
 
 #[derive(Module, Debug)]
 pub struct BertEmbeddings {
@@ -28,20 +27,9 @@ pub struct SelfAttention {
 }
 
 #[derive(Module, Debug)]
-pub struct DenseNorm {
-    dense: Linear,
-    layer_norm: LayerNorm,
-}
-
-#[derive(Module, Debug)]
 pub struct AttentionBlock {
     self_attn: SelfAttention,
     output: DenseNorm,
-}
-
-#[derive(Module, Debug)]
-pub struct Dense {
-    dense: Linear,
 }
 
 #[derive(Module, Debug)]
@@ -66,27 +54,13 @@ pub struct BertModel {
     activation: Activation,
     #[module(skip)]
     pooling: Pooling,
-    /// Exact GELU through host memory ([`gelu::gelu_on_host`]): on for the CPU backends.
     #[module(skip)]
     host_gelu: bool,
 }
 
-fn linear(d_in: usize, d_out: usize, device: &Device) -> Linear {
-    // Zeros: every parameter is overwritten by the checkpoint, so random init is wasted work.
-    LinearConfig::new(d_in, d_out).with_initializer(Initializer::Zeros).init(device)
-}
-
-fn norm(c: &BertConfig, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(c.hidden_size).with_epsilon(c.layer_norm_eps).init(device)
-}
-
-fn embedding(n: usize, d: usize, device: &Device) -> Embedding {
-    EmbeddingConfig::new(n, d).with_initializer(Initializer::Zeros).init(device)
-}
-
 impl BertModel {
     /// An encoder shaped by `c`, with zero weights until a checkpoint is applied.
-    pub fn new(c: &BertConfig, device: &Device) -> Self {
+    pub fn new(c: &EncoderConfig, device: &Device) -> Self {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let layer = (0..c.num_hidden_layers)
             .map(|_| Layer {
@@ -96,10 +70,10 @@ impl BertModel {
                         key: linear(h, h, device),
                         value: linear(h, h, device),
                     },
-                    output: DenseNorm { dense: linear(h, h, device), layer_norm: norm(c, device) },
+                    output: DenseNorm::new(h, c, device),
                 },
                 intermediate: Dense { dense: linear(h, i, device) },
-                output: DenseNorm { dense: linear(i, h, device), layer_norm: norm(c, device) },
+                output: DenseNorm::new(i, c, device),
             })
             .collect();
         Self {
@@ -123,19 +97,9 @@ impl BertModel {
         Self { host_gelu: on, ..self }
     }
 
-    fn activate(&self, x: Tensor<3>) -> Tensor<3> {
-        match self.activation {
-            Activation::Gelu if self.host_gelu => gelu::gelu_on_host(x),
-            Activation::Gelu => gelu(x),
-            Activation::GeluTanh => gelu_approximate(x),
-            Activation::Relu => relu(x),
-        }
-    }
-
-    /// Sentence vectors (not normalised) for a padded batch: `ids` and `mask` are
-    /// `[batch, seq]`, `mask` 1 for real tokens and 0 for padding. Returns `[batch, hidden]`.
-    pub fn embed(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<2> {
-        let [batch, seq] = ids.dims();
+    /// Sentence vectors (not normalised), `[texts, hidden]`; padding is id 0, masked.
+    pub fn embed(&self, texts: &[&[u32]], device: &Device) -> Tensor<2> {
+        let (ids, mask, [batch, seq]) = pad_batch(texts, 0, device);
         let e = &self.embeddings;
         let positions = e.position_embeddings.weight.val().slice(0..seq).unsqueeze::<3>();
         let token_type = e.token_type_embeddings.weight.val().slice(0..1).unsqueeze::<3>();
@@ -147,6 +111,7 @@ impl BertModel {
         let pad: Tensor<4, Bool> =
             mask.clone().equal_elem(0.0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq]);
         let split = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2);
+        let activate = Activate { activation: self.activation, on_host: self.host_gelu };
 
         for layer in &self.encoder.layer {
             let a = &layer.attention.self_attn;
@@ -160,18 +125,10 @@ impl BertModel {
             )
             .swap_dims(1, 2)
             .reshape([batch, seq, hidden]);
-            let out = &layer.attention.output;
-            x = out.layer_norm.forward(out.dense.forward(context) + x);
-            let inner = self.activate(layer.intermediate.dense.forward(x.clone()));
-            let out = &layer.output;
-            x = out.layer_norm.forward(out.dense.forward(inner) + x);
+            x = layer.attention.output.forward(context, x);
+            let inner = activate.apply(layer.intermediate.dense.forward(x.clone()));
+            x = layer.output.forward(inner, x);
         }
-
-        if self.pooling == Pooling::Cls {
-            return x.slice([0..batch, 0..1]).reshape([batch, hidden]);
-        }
-        let weights = mask.unsqueeze_dim::<3>(2); // [batch, seq, 1]
-        let counts = weights.clone().sum_dim(1).clamp_min(1e-9); // [batch, 1, 1]
-        (x * weights).sum_dim(1).div(counts).reshape([batch, hidden])
+        pool(self.pooling, x, mask)
     }
 }

@@ -1,6 +1,6 @@
-//! The model description: `config.json` (Hugging Face BERT), `sentence_bert_config.json`
-//! (sequence length) and `1_Pooling/config.json` (pooling mode) of a sentence-transformers
-//! folder.
+//! The model description: `config.json` (Hugging Face BERT or MPNet),
+//! `sentence_bert_config.json` (sequence length) and `1_Pooling/config.json` (pooling mode) of
+//! a sentence-transformers folder.
 
 use std::path::Path;
 
@@ -28,9 +28,29 @@ pub enum Pooling {
     Cls,
 }
 
+/// The encoder architecture, from `config.json`'s `model_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// `bert`: absolute positions and token types (all-MiniLM-L6-v2, bge, e5).
+    Bert,
+    /// `mpnet`: positions counted from the padding id and a relative position bias shared by
+    /// every layer (all-mpnet-base-v2).
+    Mpnet {
+        /// Rows of the relative position bias table (`relative_attention_num_buckets`).
+        buckets: usize,
+        /// The padding id, from which positions are counted (`pad_token_id`).
+        pad_token_id: usize,
+    },
+}
+
+/// The relative position buckets every MPNet uses: Hugging Face's `compute_position_bias`
+/// calls `relative_position_bucket` with 32 whatever `config.json` says.
+pub const MPNET_BUCKETS: usize = 32;
+
 /// What the encoder needs from `config.json`, checked.
 #[derive(Clone, Debug, PartialEq)]
-pub struct BertConfig {
+pub struct EncoderConfig {
+    pub arch: Arch,
     pub vocab_size: usize,
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
@@ -60,6 +80,8 @@ struct RawConfig {
     layer_norm_eps: Option<f64>,
     hidden_act: Option<String>,
     position_embedding_type: Option<String>,
+    relative_attention_num_buckets: Option<usize>,
+    pad_token_id: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -84,7 +106,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, LoadError> 
     serde_json::from_str(&text).map_err(|e| LoadError::Invalid { path: path.to_owned(), reason: e.to_string() })
 }
 
-impl BertConfig {
+impl EncoderConfig {
     /// Reads and checks the configuration files of the model folder `dir`. `max_seq_length`,
     /// when given, replaces the folder's truncation length and is checked the same way.
     pub fn load(dir: &Path, max_seq_length: Option<usize>) -> Result<Self, LoadError> {
@@ -93,12 +115,26 @@ impl BertConfig {
         let invalid = |reason: String| LoadError::Invalid { path: path.clone(), reason };
 
         let model_type = raw.model_type.as_deref().unwrap_or("");
-        if model_type != "bert" {
-            let shown = if model_type.is_empty() { "no model_type".to_owned() } else { format!("{model_type:?}") };
-            let arch = raw.architectures.first().map(|a| format!(" ({a})")).unwrap_or_default();
+        let arch = match model_type {
+            "bert" => Arch::Bert,
+            "mpnet" => Arch::Mpnet {
+                buckets: raw.relative_attention_num_buckets.unwrap_or(MPNET_BUCKETS),
+                pad_token_id: raw.pad_token_id.unwrap_or(1),
+            },
+            _ => {
+                let shown = if model_type.is_empty() { "no model_type".to_owned() } else { format!("{model_type:?}") };
+                let arch = raw.architectures.first().map(|a| format!(" ({a})")).unwrap_or_default();
+                return Err(invalid(format!(
+                    "the model is {shown}{arch}; the Burn embedder runs BERT and MPNet encoders (model_type \"bert\" \
+                     or \"mpnet\"), e.g. sentence-transformers/all-MiniLM-L6-v2 or all-mpnet-base-v2"
+                )));
+            }
+        };
+        if let Arch::Mpnet { buckets, .. } = arch
+            && buckets < MPNET_BUCKETS
+        {
             return Err(invalid(format!(
-                "the model is {shown}{arch}; the Burn embedder runs BERT encoders (model_type \"bert\"), \
-                 e.g. sentence-transformers/all-MiniLM-L6-v2"
+                "relative_attention_num_buckets = {buckets} is too small; MPNet looks up {MPNET_BUCKETS} buckets"
             )));
         }
         if let Some(kind) = raw.position_embedding_type.as_deref()
@@ -146,17 +182,32 @@ impl BertConfig {
                 (configured.unwrap_or(max_position_embeddings.min(512)), Some(sbert))
             }
         };
-        if max_seq_length < 2 || max_seq_length > max_position_embeddings {
-            let reason = format!(
-                "max_seq_length {max_seq_length} must be between 2 and max_position_embeddings {max_position_embeddings}"
-            );
+        // MPNet's positions start after the padding id: the last one is max_seq_length + pad.
+        let offset = match arch {
+            Arch::Bert => 0,
+            Arch::Mpnet { pad_token_id, .. } => pad_token_id + 1,
+        };
+        let longest = max_position_embeddings.saturating_sub(offset);
+        if max_seq_length < 2 || max_seq_length > longest {
+            let bound = if offset == 0 {
+                format!("max_position_embeddings {max_position_embeddings}")
+            } else {
+                format!("{longest} (max_position_embeddings {max_position_embeddings} less pad_token_id + 1)")
+            };
+            let reason = format!("max_seq_length {max_seq_length} must be between 2 and {bound}");
             return Err(match source {
                 Some(path) => LoadError::Invalid { path, reason },
                 None => LoadError::Option(reason),
             });
         }
 
+        if let Arch::Mpnet { pad_token_id, .. } = arch
+            && pad_token_id >= raw.vocab_size.unwrap_or(usize::MAX)
+        {
+            return Err(invalid(format!("pad_token_id {pad_token_id} is not below vocab_size")));
+        }
         Ok(Self {
+            arch,
             vocab_size: need("vocab_size", raw.vocab_size)?,
             hidden_size,
             num_hidden_layers: need("num_hidden_layers", raw.num_hidden_layers)?,
@@ -177,30 +228,54 @@ impl BertConfig {
         let mut out = vec![
             ("embeddings.word_embeddings.weight".to_owned(), vec![self.vocab_size, h]),
             ("embeddings.position_embeddings.weight".to_owned(), vec![self.max_position_embeddings, h]),
-            ("embeddings.token_type_embeddings.weight".to_owned(), vec![self.type_vocab_size, h]),
             ("embeddings.LayerNorm.weight".to_owned(), vec![h]),
             ("embeddings.LayerNorm.bias".to_owned(), vec![h]),
         ];
+        let attention: &[(&str, Vec<usize>)] = match self.arch {
+            Arch::Bert => {
+                out.push(("embeddings.token_type_embeddings.weight".to_owned(), vec![self.type_vocab_size, h]));
+                &[
+                    ("attention.self.query.weight", vec![h, h]),
+                    ("attention.self.query.bias", vec![h]),
+                    ("attention.self.key.weight", vec![h, h]),
+                    ("attention.self.key.bias", vec![h]),
+                    ("attention.self.value.weight", vec![h, h]),
+                    ("attention.self.value.bias", vec![h]),
+                    ("attention.output.dense.weight", vec![h, h]),
+                    ("attention.output.dense.bias", vec![h]),
+                    ("attention.output.LayerNorm.weight", vec![h]),
+                    ("attention.output.LayerNorm.bias", vec![h]),
+                ]
+            }
+            Arch::Mpnet { buckets, .. } => {
+                out.push((
+                    "encoder.relative_attention_bias.weight".to_owned(),
+                    vec![buckets, self.num_attention_heads],
+                ));
+                &[
+                    ("attention.attn.q.weight", vec![h, h]),
+                    ("attention.attn.q.bias", vec![h]),
+                    ("attention.attn.k.weight", vec![h, h]),
+                    ("attention.attn.k.bias", vec![h]),
+                    ("attention.attn.v.weight", vec![h, h]),
+                    ("attention.attn.v.bias", vec![h]),
+                    ("attention.attn.o.weight", vec![h, h]),
+                    ("attention.attn.o.bias", vec![h]),
+                    ("attention.LayerNorm.weight", vec![h]),
+                    ("attention.LayerNorm.bias", vec![h]),
+                ]
+            }
+        };
         for l in 0..self.num_hidden_layers {
             let p = format!("encoder.layer.{l}.");
-            for (name, shape) in [
-                ("attention.self.query.weight", vec![h, h]),
-                ("attention.self.query.bias", vec![h]),
-                ("attention.self.key.weight", vec![h, h]),
-                ("attention.self.key.bias", vec![h]),
-                ("attention.self.value.weight", vec![h, h]),
-                ("attention.self.value.bias", vec![h]),
-                ("attention.output.dense.weight", vec![h, h]),
-                ("attention.output.dense.bias", vec![h]),
-                ("attention.output.LayerNorm.weight", vec![h]),
-                ("attention.output.LayerNorm.bias", vec![h]),
+            for (name, shape) in attention.iter().cloned().chain([
                 ("intermediate.dense.weight", vec![i, h]),
                 ("intermediate.dense.bias", vec![i]),
                 ("output.dense.weight", vec![h, i]),
                 ("output.dense.bias", vec![h]),
                 ("output.LayerNorm.weight", vec![h]),
                 ("output.LayerNorm.bias", vec![h]),
-            ] {
+            ]) {
                 out.push((format!("{p}{name}"), shape));
             }
         }
@@ -246,7 +321,7 @@ mod tests {
     #[test]
     fn reads_a_bert_config_with_defaults() {
         let dir = folder(MINI);
-        let c = BertConfig::load(dir.path(), None).unwrap();
+        let c = EncoderConfig::load(dir.path(), None).unwrap();
         assert_eq!((c.hidden_size, c.num_attention_heads, c.max_seq_length), (8, 2, 32));
         assert_eq!((c.activation, c.pooling, c.type_vocab_size), (Activation::Gelu, Pooling::Mean, 2));
         assert_eq!(c.expected_tensors().len(), 5 + 2 * 16);
@@ -255,14 +330,33 @@ mod tests {
     #[test]
     fn names_another_architecture() {
         let dir = folder(r#"{"model_type":"llama","architectures":["LlamaForCausalLM"]}"#);
-        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
-        assert!(e.contains("\"llama\" (LlamaForCausalLM)") && e.contains("BERT"), "{e}");
+        let e = EncoderConfig::load(dir.path(), None).unwrap_err().to_string();
+        assert!(e.contains("\"llama\" (LlamaForCausalLM)") && e.contains("BERT and MPNet"), "{e}");
+    }
+
+    #[test]
+    fn reads_an_mpnet_config_and_bounds_its_sequence_by_the_offset_positions() {
+        let mpnet = MINI.replace("\"bert\"", "\"mpnet\"");
+        let dir = folder(&mpnet);
+        let c = EncoderConfig::load(dir.path(), Some(30)).unwrap();
+        assert_eq!(c.arch, Arch::Mpnet { buckets: 32, pad_token_id: 1 });
+        // No token types; the bias table instead.
+        assert_eq!(c.expected_tensors().len(), 5 + 2 * 16);
+        assert!(
+            c.expected_tensors().iter().any(|(n, s)| n == "encoder.relative_attention_bias.weight" && s == &[32, 2])
+        );
+        let e = EncoderConfig::load(dir.path(), Some(31)).unwrap_err().to_string();
+        assert!(e.contains("max_seq_length 31 must be between 2 and 30 (max_position_embeddings 32 less"), "{e}");
+        let dir =
+            folder(&mpnet.replace("\"vocab_size\":100", "\"vocab_size\":100,\"relative_attention_num_buckets\":16"));
+        let e = EncoderConfig::load(dir.path(), None).unwrap_err().to_string();
+        assert!(e.contains("relative_attention_num_buckets = 16 is too small"), "{e}");
     }
 
     #[test]
     fn rejects_heads_that_do_not_divide_the_width() {
         let dir = folder(&MINI.replace("\"num_attention_heads\":2", "\"num_attention_heads\":3"));
-        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
+        let e = EncoderConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("not a multiple of num_attention_heads 3"), "{e}");
     }
 
@@ -270,12 +364,12 @@ mod tests {
     fn sequence_length_comes_from_sentence_bert_config_and_is_bounded() {
         let dir = folder(MINI);
         std::fs::write(dir.path().join("sentence_bert_config.json"), r#"{"max_seq_length": 16}"#).unwrap();
-        assert_eq!(BertConfig::load(dir.path(), None).unwrap().max_seq_length, 16);
-        assert_eq!(BertConfig::load(dir.path(), Some(8)).unwrap().max_seq_length, 8, "an option wins over the file");
+        assert_eq!(EncoderConfig::load(dir.path(), None).unwrap().max_seq_length, 16);
+        assert_eq!(EncoderConfig::load(dir.path(), Some(8)).unwrap().max_seq_length, 8, "an option wins over the file");
         std::fs::write(dir.path().join("sentence_bert_config.json"), r#"{"max_seq_length": 64}"#).unwrap();
-        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
+        let e = EncoderConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("max_seq_length 64") && e.contains("max_position_embeddings 32"), "{e}");
-        let e = BertConfig::load(dir.path(), Some(33)).unwrap_err().to_string();
+        let e = EncoderConfig::load(dir.path(), Some(33)).unwrap_err().to_string();
         assert!(e.contains("max_seq_length 33") && e.contains("max_position_embeddings 32"), "{e}");
     }
 
@@ -285,9 +379,9 @@ mod tests {
         std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
         let pooling = dir.path().join("1_Pooling/config.json");
         std::fs::write(&pooling, r#"{"pooling_mode_cls_token": true}"#).unwrap();
-        assert_eq!(BertConfig::load(dir.path(), None).unwrap().pooling, Pooling::Cls);
+        assert_eq!(EncoderConfig::load(dir.path(), None).unwrap().pooling, Pooling::Cls);
         std::fs::write(&pooling, r#"{"pooling_mode_max_tokens": true}"#).unwrap();
-        assert!(BertConfig::load(dir.path(), None).unwrap_err().to_string().contains("unsupported pooling"));
+        assert!(EncoderConfig::load(dir.path(), None).unwrap_err().to_string().contains("unsupported pooling"));
     }
 
     #[test]
@@ -297,7 +391,7 @@ mod tests {
                 "\"max_position_embeddings\":32",
                 &format!("\"max_position_embeddings\":32,\"layer_norm_eps\":{eps}"),
             ));
-            let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
+            let e = EncoderConfig::load(dir.path(), None).unwrap_err().to_string();
             assert!(
                 e.ends_with(&format!(
                     "config.json: layer_norm_eps = {shown} is out of range; allowed: a finite number > 0"
@@ -310,7 +404,7 @@ mod tests {
     #[test]
     fn unsupported_activation_is_named() {
         let dir = folder(&MINI.replace("\"model_type\":\"bert\"", "\"model_type\":\"bert\",\"hidden_act\":\"swish\""));
-        let e = BertConfig::load(dir.path(), None).unwrap_err().to_string();
+        let e = EncoderConfig::load(dir.path(), None).unwrap_err().to_string();
         assert!(e.contains("hidden_act \"swish\""), "{e}");
     }
 }

@@ -1,4 +1,4 @@
-//! Loading a checkpoint into [`BertModel`]: the safetensors header is checked against the
+//! Loading a checkpoint into an [`Encoder`]: the safetensors header is checked against the
 //! configuration first (so a missing or misshaped tensor is named, with both shapes, in
 //! the file's own naming), then `burn-store` applies the tensors, transposing linear
 //! weights and casting half-precision files to f32.
@@ -13,8 +13,10 @@ use burn::store::{
 use burn::tensor::{DType, Device};
 use serde::Deserialize;
 
-use super::config::BertConfig;
-use super::model::BertModel;
+use super::Encoder;
+use super::bert::BertModel;
+use super::config::{Arch, EncoderConfig};
+use super::mpnet::MpnetModel;
 use crate::error::LoadError;
 
 /// Safetensors headers above this size are refused as corrupt (real ones are kilobytes).
@@ -64,13 +66,18 @@ fn read_header(path: &Path) -> Result<HashMap<String, (String, Vec<usize>)>, Loa
 }
 
 /// Checks that `path` holds every tensor `config` needs with the right shape and a float
-/// dtype, and as many layers as `config` says; returns the name prefix the file uses (`""`
-/// or `"bert."`). Only the header is read, and the layer count is checked first, so an
-/// absurd configuration costs nothing.
-fn check_tensors(path: &Path, config: &BertConfig) -> Result<&'static str, LoadError> {
+/// dtype, and as many layers as `config` says; returns the name prefix the file uses (`""`,
+/// or the model type's, `"bert."` / `"mpnet."`, as masked-LM checkpoints name them). Only the
+/// header is read, and the layer count is checked first, so an absurd configuration costs
+/// nothing.
+fn check_tensors(path: &Path, config: &EncoderConfig) -> Result<&'static str, LoadError> {
     let header = read_header(path)?;
     let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
-    let prefix = if header.contains_key("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+    let typed = match config.arch {
+        Arch::Bert => "bert.",
+        Arch::Mpnet { .. } => "mpnet.",
+    };
+    let prefix = if header.contains_key(&format!("{typed}embeddings.word_embeddings.weight")) { typed } else { "" };
     let layer_prefix = format!("{prefix}encoder.layer.");
     let layers: BTreeSet<usize> =
         header.keys().filter_map(|name| name.strip_prefix(&layer_prefix)?.split('.').next()?.parse().ok()).collect();
@@ -111,23 +118,38 @@ fn check_tensors(path: &Path, config: &BertConfig) -> Result<&'static str, LoadE
 }
 
 /// Builds the encoder described by `config` on `device` and loads `weights` into it.
-pub fn load(weights: &Path, config: &BertConfig, device: &Device) -> Result<BertModel, LoadError> {
+pub fn load(weights: &Path, config: &EncoderConfig, device: &Device) -> Result<Encoder, LoadError> {
     let prefix = check_tensors(weights, config)?;
+    let renames: &[(&str, &str)] = match config.arch {
+        Arch::Bert => &[(r"\.LayerNorm\.", ".layer_norm."), (r"\.attention\.self\.", ".attention.self_attn.")],
+        Arch::Mpnet { .. } => &[(r"\.LayerNorm\.", ".layer_norm.")],
+    };
     let mut remap = KeyRemapper::new();
-    for (from, to) in [(r"\.LayerNorm\.", ".layer_norm."), (r"\.attention\.self\.", ".attention.self_attn.")] {
+    for &(from, to) in renames {
         remap = remap.add_pattern(from, to).expect("the patterns are valid regexes");
     }
-    if prefix == "bert." {
-        remap = remap.add_pattern(r"^bert\.", "").expect("the pattern is a valid regex");
+    if !prefix.is_empty() {
+        remap = remap.add_pattern(format!("^{}", regex_escape(prefix)), "").expect("the pattern is a valid regex");
     }
     let mut store = SafetensorsStore::from_file(weights)
         .remap(remap)
         .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
         .allow_partial(true);
-    let mut model = BertModel::new(config, device);
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| LoadError::Invalid { path: weights.to_owned(), reason: e.to_string() })?;
+    Ok(match config.arch {
+        Arch::Bert => Encoder::Bert(apply(BertModel::new(config, device), &mut store, weights)?),
+        Arch::Mpnet { .. } => Encoder::Mpnet(apply(MpnetModel::new(config, device), &mut store, weights)?),
+    })
+}
+
+/// `"mpnet."` as a regex matching itself.
+fn regex_escape(prefix: &str) -> String {
+    prefix.replace('.', "\\.")
+}
+
+/// Loads the file's tensors into `model`, naming whatever did not apply.
+fn apply<M: ModuleSnapshot>(mut model: M, store: &mut SafetensorsStore, weights: &Path) -> Result<M, LoadError> {
+    let result =
+        model.load_from(store).map_err(|e| LoadError::Invalid { path: weights.to_owned(), reason: e.to_string() })?;
     // The header check names problems in the file's terms; this catches anything it missed.
     if !result.errors.is_empty() || !result.missing.is_empty() {
         let mut problems: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
@@ -161,7 +183,7 @@ mod tests {
         path
     }
 
-    fn tiny() -> BertConfig {
+    fn tiny() -> EncoderConfig {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.json"),
@@ -169,7 +191,7 @@ mod tests {
                 "num_attention_heads":2,"intermediate_size":8,"max_position_embeddings":6}"#,
         )
         .unwrap();
-        BertConfig::load(dir.path(), None).unwrap()
+        EncoderConfig::load(dir.path(), None).unwrap()
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// A tiny run of every measurement (a smoke test, not a benchmark).
     #[arg(long)]
     pub quick: bool,
+    /// The embedding model of the local backends (burn, llamacpp) in `embed` and `explore`:
+    /// a folder, a GGUF file for llamacpp, or a fetched model's name (all-mpnet-base-v2).
+    /// Default: all-MiniLM-L6-v2.
+    #[arg(long, value_name = "PATH_OR_NAME")]
+    pub embed_model: Option<String>,
     /// Internal: measure one embedder in this process and print its JSON.
     #[arg(long, hide = true)]
     pub child: bool,
@@ -80,6 +85,8 @@ struct Spec {
     device: Option<String>,
     /// The served model, for `ollama` and `openai`.
     model: Option<String>,
+    /// The embedding model of a local backend (`--embed-model`); `None` is the default.
+    embed_model: Option<String>,
 }
 
 impl Spec {
@@ -94,12 +101,22 @@ impl Spec {
             )));
         }
         match (name, detail) {
-            ("burn", device) => Ok(Self { name: name.to_owned(), device, model: None }),
-            ("ollama" | "openai", model) => Ok(Self { name: name.to_owned(), device: None, model }),
-            (_, None) => Ok(Self { name: name.to_owned(), device: None, model: None }),
+            ("burn", device) => Ok(Self { name: name.to_owned(), device, model: None, embed_model: None }),
+            ("ollama" | "openai", model) => Ok(Self { name: name.to_owned(), device: None, model, embed_model: None }),
+            (_, None) => Ok(Self { name: name.to_owned(), device: None, model: None, embed_model: None }),
             (_, Some(_)) => Err(Failure::BadInput(anyhow!(
                 "--backends: {s:?}: only burn takes a device (burn:flex, …) and only servers a model (openai:MODEL)"
             ))),
+        }
+    }
+
+    /// The embedding model's path: `--embed-model` (a fetched model's name is its folder in
+    /// the models folder), else `default` there.
+    fn embed_path(&self, dir: &Path, default: &str) -> PathBuf {
+        match &self.embed_model {
+            Some(m) if Path::new(m).exists() => PathBuf::from(m),
+            Some(m) => dir.join(m.strip_prefix("sentence-transformers/").unwrap_or(m).to_ascii_lowercase()),
+            None => dir.join(default),
         }
     }
 
@@ -129,7 +146,7 @@ impl Spec {
     async fn embedder(&self) -> Result<Box<dyn Embedder>, Failure> {
         let args = EmbedderArgs {
             embedder: Some(self.name.clone()),
-            embed_model: self.model.clone(),
+            embed_model: self.model.clone().or_else(|| self.embed_model.clone()),
             embed_device: self.device.clone(),
         };
         backends::embedder(&Choice::embedder(&args, None)).await
@@ -149,8 +166,8 @@ impl Spec {
         let dir = backends::models_dir();
         match (self.name.as_str(), role) {
             ("llamacpp" | "burn", "generate") => vec![dir.join(backends::DEFAULT_GENERATOR_MODEL)],
-            ("llamacpp", "embed") => vec![dir.join(backends::DEFAULT_EMBED_GGUF)],
-            ("burn", "embed") => vec![dir.join(backends::DEFAULT_EMBED_FOLDER).join("model.safetensors")],
+            ("llamacpp", "embed") => vec![self.embed_path(&dir, backends::DEFAULT_EMBED_GGUF)],
+            ("burn", "embed") => vec![self.embed_path(&dir, backends::DEFAULT_EMBED_FOLDER).join("model.safetensors")],
             _ => Vec::new(),
         }
     }
@@ -159,10 +176,10 @@ impl Spec {
 fn default_specs() -> Vec<Spec> {
     let mut specs = Vec::new();
     if cfg!(feature = "llamacpp") {
-        specs.push(Spec { name: "llamacpp".into(), device: None, model: None });
+        specs.push(Spec { name: "llamacpp".into(), device: None, model: None, embed_model: None });
     }
     if cfg!(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")) {
-        specs.push(Spec { name: "burn".into(), device: None, model: None });
+        specs.push(Spec { name: "burn".into(), device: None, model: None, embed_model: None });
     }
     specs
 }
@@ -263,6 +280,9 @@ fn bench_embed(specs: &[Spec], reps: usize, quick: bool) -> Result<Value, Failur
     for spec in specs {
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["bench", "embed", "--child", "--reps", &reps.to_string(), "--backends", &spec.label()]);
+        if let Some(model) = &spec.embed_model {
+            cmd.args(["--embed-model", model]);
+        }
         if quick {
             cmd.arg("--quick");
         }
@@ -511,7 +531,7 @@ fn machine(specs: &[Spec]) -> Value {
 
 /// Runs `autobranch bench`.
 pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
-    let specs = match &args.backends {
+    let mut specs = match &args.backends {
         Some(list) => {
             let specs =
                 list.split(',').filter(|s| !s.trim().is_empty()).map(Spec::parse).collect::<Result<Vec<_>, _>>()?;
@@ -524,6 +544,9 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
         }
         None => default_specs(),
     };
+    for spec in specs.iter_mut().filter(|s| s.name == "burn" || s.name == "llamacpp") {
+        spec.embed_model.clone_from(&args.embed_model);
+    }
     if args.reps == 0 {
         return Err(Failure::BadInput(anyhow!("--reps 0 is out of range; allowed: an integer ≥ 1")));
     }
