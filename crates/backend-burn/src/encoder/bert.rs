@@ -4,12 +4,12 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use super::config::{Activation, EncoderConfig, Pooling};
-use super::layers::{Activate, Dense, DenseNorm, embedding, linear, norm, pad_batch, pool};
+use super::layers::{
+    Activate, Dense, DenseNorm, embedding, key_padding_mask, linear, norm, pad_batch, pool, self_attention,
+};
 
 #[derive(Module, Debug)]
 pub struct BertEmbeddings {
@@ -99,32 +99,17 @@ impl BertModel {
 
     /// Sentence vectors (not normalised), `[texts, hidden]`; padding is id 0, masked.
     pub fn embed(&self, texts: &[&[u32]], device: &Device) -> Tensor<2> {
-        let (ids, mask, [batch, seq]) = pad_batch(texts, 0, device);
+        let (ids, mask, [_, seq]) = pad_batch(texts, 0, device);
         let e = &self.embeddings;
         let positions = e.position_embeddings.weight.val().slice(0..seq).unsqueeze::<3>();
         let token_type = e.token_type_embeddings.weight.val().slice(0..1).unsqueeze::<3>();
         let mut x = e.layer_norm.forward(e.word_embeddings.forward(ids) + positions + token_type);
 
-        let hidden = x.dims()[2];
-        let (heads, head_dim) = (self.heads, hidden / self.heads);
-        // Padding keys are masked for every head and query: [batch, 1, 1, seq] broadcast.
-        let pad: Tensor<4, Bool> =
-            mask.clone().equal_elem(0.0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq]);
-        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2);
+        let pad = key_padding_mask(&mask, self.heads);
         let activate = Activate { activation: self.activation, on_host: self.host_gelu };
-
         for layer in &self.encoder.layer {
             let a = &layer.attention.self_attn;
-            let context = attention(
-                split(a.query.forward(x.clone())),
-                split(a.key.forward(x.clone())),
-                split(a.value.forward(x.clone())),
-                Some(pad.clone()),
-                None,
-                AttentionModuleOptions::default(),
-            )
-            .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+            let context = self_attention([&a.query, &a.key, &a.value], &x, &pad, None, self.heads);
             x = layer.attention.output.forward(context, x);
             let inner = activate.apply(layer.intermediate.dense.forward(x.clone()));
             x = layer.output.forward(inner, x);

@@ -4,7 +4,9 @@
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, gelu_approximate, relu};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::{Activation, EncoderConfig, Pooling};
 use super::gelu;
@@ -80,6 +82,37 @@ pub fn pad_batch(texts: &[&[u32]], pad: u32, device: &Device) -> (Tensor<2, Int>
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device);
     let mask = Tensor::<2>::from_data(TensorData::new(mask, shape), device);
     (ids, mask, shape)
+}
+
+/// Padding keys masked for every head and query: the mask `[batch, seq]` (0 for padding) as
+/// a `[batch, heads, seq, seq]` broadcast.
+pub fn key_padding_mask(mask: &Tensor<2>, heads: usize) -> Tensor<4, Bool> {
+    let [batch, seq] = mask.dims();
+    mask.clone().equal_elem(0.0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq])
+}
+
+/// Multi-head self-attention of `x` (`[batch, seq, hidden]`) through the projections `q`,
+/// `k`, `v`: Burn's fused `attention` with the padding mask and an optional additive bias on
+/// the scores; the heads' contexts come back merged, `[batch, seq, hidden]`.
+pub fn self_attention(
+    [q, k, v]: [&Linear; 3],
+    x: &Tensor<3>,
+    pad: &Tensor<4, Bool>,
+    bias: Option<&Tensor<4>>,
+    heads: usize,
+) -> Tensor<3> {
+    let [batch, seq, hidden] = x.dims();
+    let split = |t: Tensor<3>| t.reshape([batch, seq, heads, hidden / heads]).swap_dims(1, 2);
+    attention(
+        split(q.forward(x.clone())),
+        split(k.forward(x.clone())),
+        split(v.forward(x.clone())),
+        Some(pad.clone()),
+        bias.cloned(),
+        AttentionModuleOptions::default(),
+    )
+    .swap_dims(1, 2)
+    .reshape([batch, seq, hidden])
 }
 
 /// The sentence vector of each text, `[batch, hidden]`, from token vectors `x` and the mask.

@@ -6,12 +6,12 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::{Activation, Arch, EncoderConfig, MPNET_BUCKETS, Pooling};
-use super::layers::{Activate, Dense, DenseNorm, embedding, linear, norm, pad_batch, pool};
+use super::layers::{
+    Activate, Dense, DenseNorm, embedding, key_padding_mask, linear, norm, pad_batch, pool, self_attention,
+};
 
 #[derive(Module, Debug)]
 pub struct MpnetEmbeddings {
@@ -162,26 +162,12 @@ impl MpnetModel {
         let positions = e.position_embeddings.forward(self.positions(texts, seq, device));
         let mut x = e.layer_norm.forward(e.word_embeddings.forward(ids) + positions);
 
-        let hidden = x.dims()[2];
-        let (heads, head_dim) = (self.heads, hidden / self.heads);
-        let pad: Tensor<4, Bool> =
-            mask.clone().equal_elem(0.0).reshape([batch, 1, 1, seq]).expand([batch, heads, seq, seq]);
-        let bias = self.position_bias(seq, device).expand([batch, heads, seq, seq]);
-        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2);
+        let pad = key_padding_mask(&mask, self.heads);
+        let bias = self.position_bias(seq, device).expand([batch, self.heads, seq, seq]);
         let activate = Activate { activation: self.activation, on_host: self.host_gelu };
-
         for layer in &self.encoder.layer {
             let a = &layer.attention.attn;
-            let context = attention(
-                split(a.q.forward(x.clone())),
-                split(a.k.forward(x.clone())),
-                split(a.v.forward(x.clone())),
-                Some(pad.clone()),
-                Some(bias.clone()),
-                AttentionModuleOptions::default(),
-            )
-            .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+            let context = self_attention([&a.q, &a.k, &a.v], &x, &pad, Some(&bias), self.heads);
             x = layer.attention.layer_norm.forward(a.o.forward(context) + x);
             let inner = activate.apply(layer.intermediate.dense.forward(x.clone()));
             x = layer.output.forward(inner, x);
