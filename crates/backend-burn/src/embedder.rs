@@ -54,7 +54,6 @@ struct Inner {
 pub struct BurnEmbedder {
     inner: Arc<Inner>,
     model_id: String,
-    backend: BurnBackend,
 }
 
 fn required(dir: &Path, name: &str) -> Result<std::path::PathBuf, LoadError> {
@@ -80,7 +79,7 @@ impl BurnEmbedder {
         let tokenizer = load_tokenizer(&tokenizer_path, &config)?;
         let backend = BurnBackend::chosen(options.backend)?;
         let device = backend.device()?;
-        let model = load::load(&weights, &config, &device)?.with_host_gelu(backend != BurnBackend::Wgpu);
+        let model = load::load(&weights, &config, backend != BurnBackend::Wgpu, &device)?;
         let inner = Inner {
             dir: dir.to_owned(),
             model,
@@ -92,12 +91,12 @@ impl BurnEmbedder {
             intermediate_size: config.intermediate_size,
             heads: config.num_attention_heads,
         };
-        Ok(Self { inner: Arc::new(inner), model_id: dir.display().to_string(), backend })
+        Ok(Self { inner: Arc::new(inner), model_id: dir.display().to_string() })
     }
 
     /// The backend this embedder runs on.
     pub fn backend(&self) -> BurnBackend {
-        self.backend
+        self.inner.backend
     }
 
     /// Embeds on the calling thread; rows are L2-normalised, in input order.
@@ -171,8 +170,8 @@ impl Inner {
             // less than half as long starts the next batch instead (most of its row would be
             // padding: 30 short texts padded to a long one's 384 tokens cost 10x their work).
             let longest = encodings[rest[0]].get_ids().len();
-            let similar = rest.iter().take_while(|&&i| 2 * encodings[i].get_ids().len() >= longest).count();
-            let rows = self.rows_per_batch(longest).min(similar.max(1));
+            let most = self.rows_per_batch(longest);
+            let rows = rest.iter().take(most).take_while(|&&i| 2 * encodings[i].get_ids().len() >= longest).count();
             let (chunk, after) = rest.split_at(rows);
             rest = after;
             let texts: Vec<&[u32]> = chunk.iter().map(|&i| encodings[i].get_ids()).collect();

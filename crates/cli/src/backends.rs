@@ -99,12 +99,17 @@ fn local_model(flag: &str, model: Option<&str>, default: &str, kind: Local) -> R
 /// `SentenceTransformer('all-mpnet-base-v2')` write it (with or without the
 /// `sentence-transformers/` owner): one the fetch step puts in the models folder. A path that
 /// exists is never a name.
-fn known_folder(model: &str, kind: Local) -> Option<&'static str> {
-    if !matches!(kind, Local::Folder) || Path::new(model).exists() {
+pub fn embedding_folder_name(model: &str) -> Option<&'static str> {
+    if Path::new(model).exists() {
         return None;
     }
     let bare = model.strip_prefix("sentence-transformers/").unwrap_or(model).to_ascii_lowercase();
     crate::commands::models::EMBEDDING_FOLDERS.into_iter().find(|name| *name == bare)
+}
+
+/// [`embedding_folder_name`] where a folder is wanted.
+fn known_folder(model: &str, kind: Local) -> Option<&'static str> {
+    if matches!(kind, Local::Folder) { embedding_folder_name(model) } else { None }
 }
 
 fn not_compiled(role: &str, name: &str, feature: &str) -> Failure {

@@ -362,3 +362,24 @@ fn detect_refuses_texts_over_its_limit() {
     let big = file(&dir, "big.txt", &"- an item of a list\n".repeat(250_000));
     assert_bad_input(&["detect", &big, "--json"], "branch detection reads at most 4194304 bytes (4 MiB)");
 }
+
+/// `autobranch models fetch NAME` offers exactly the names scripts/fetch-models.sh takes (it
+/// passes them on), so neither list can drift from the other.
+#[test]
+fn models_fetch_names_are_the_fetch_scripts() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/fetch-models.sh");
+    let o = Command::new("bash").args([script, "--no-such-model"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let listed = err.split("model names: ").nth(1).unwrap_or_else(|| panic!("no name list in {err:?}"));
+    let mut script_names: Vec<&str> = listed.split_whitespace().collect();
+    let o = autobranch(&["models", "fetch", "no-such-model"], None, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let values = err.split("possible values: ").nth(1).unwrap_or_else(|| panic!("no possible values in {err:?}"));
+    let list = values.lines().next().unwrap().trim_end().trim_end_matches(']');
+    let mut cli_names: Vec<&str> = list.split(", ").collect();
+    script_names.sort_unstable();
+    cli_names.sort_unstable();
+    assert_eq!(script_names, cli_names);
+}

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, EncoderConfig, Pooling};
+use super::config::{EncoderConfig, Pooling};
 use super::layers::{
     Activate, Dense, DenseNorm, embedding, key_padding_mask, linear, norm, pad_batch, pool, self_attention,
 };
@@ -51,16 +51,15 @@ pub struct BertModel {
     encoder: Encoder,
     heads: usize,
     #[module(skip)]
-    activation: Activation,
+    activate: Activate,
     #[module(skip)]
     pooling: Pooling,
-    #[module(skip)]
-    host_gelu: bool,
 }
 
 impl BertModel {
-    /// An encoder shaped by `c`, with zero weights until a checkpoint is applied.
-    pub fn new(c: &EncoderConfig, device: &Device) -> Self {
+    /// An encoder shaped by `c`, with zero weights until a checkpoint is applied; `host_gelu`
+    /// as in [`Activate`].
+    pub fn new(c: &EncoderConfig, host_gelu: bool, device: &Device) -> Self {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let layer = (0..c.num_hidden_layers)
             .map(|_| Layer {
@@ -85,16 +84,9 @@ impl BertModel {
             },
             encoder: Encoder { layer },
             heads: c.num_attention_heads,
-            activation: c.activation,
+            activate: Activate { activation: c.activation, on_host: host_gelu },
             pooling: c.pooling,
-            host_gelu: false,
         }
-    }
-
-    /// Computes the exact GELU in host memory with vectorised arithmetic rather than with
-    /// the backend's element-wise `erf`: faster on CPU backends, a round trip on a GPU.
-    pub fn with_host_gelu(self, on: bool) -> Self {
-        Self { host_gelu: on, ..self }
     }
 
     /// Sentence vectors (not normalised), `[texts, hidden]`; padding is id 0, masked.
@@ -106,12 +98,11 @@ impl BertModel {
         let mut x = e.layer_norm.forward(e.word_embeddings.forward(ids) + positions + token_type);
 
         let pad = key_padding_mask(&mask, self.heads);
-        let activate = Activate { activation: self.activation, on_host: self.host_gelu };
         for layer in &self.encoder.layer {
             let a = &layer.attention.self_attn;
             let context = self_attention([&a.query, &a.key, &a.value], &x, &pad, None, self.heads);
             x = layer.attention.output.forward(context, x);
-            let inner = activate.apply(layer.intermediate.dense.forward(x.clone()));
+            let inner = self.activate.apply(layer.intermediate.dense.forward(x.clone()));
             x = layer.output.forward(inner, x);
         }
         pool(self.pooling, x, mask)

@@ -117,8 +117,9 @@ fn check_tensors(path: &Path, config: &EncoderConfig) -> Result<&'static str, Lo
     Ok(prefix)
 }
 
-/// Builds the encoder described by `config` on `device` and loads `weights` into it.
-pub fn load(weights: &Path, config: &EncoderConfig, device: &Device) -> Result<Encoder, LoadError> {
+/// Builds the encoder described by `config` on `device` and loads `weights` into it;
+/// `host_gelu` computes the exact GELU in host memory ([`super::layers::Activate`]).
+pub fn load(weights: &Path, config: &EncoderConfig, host_gelu: bool, device: &Device) -> Result<Encoder, LoadError> {
     let prefix = check_tensors(weights, config)?;
     let renames: &[(&str, &str)] = match config.arch {
         Arch::Bert => &[(r"\.LayerNorm\.", ".layer_norm."), (r"\.attention\.self\.", ".attention.self_attn.")],
@@ -136,8 +137,11 @@ pub fn load(weights: &Path, config: &EncoderConfig, device: &Device) -> Result<E
         .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
         .allow_partial(true);
     Ok(match config.arch {
-        Arch::Bert => Encoder::Bert(apply(BertModel::new(config, device), &mut store, weights)?),
-        Arch::Mpnet { .. } => Encoder::Mpnet(apply(MpnetModel::new(config, device), &mut store, weights)?),
+        Arch::Bert => Encoder::Bert(apply(BertModel::new(config, host_gelu, device), &mut store, weights)?),
+        Arch::Mpnet { buckets, pad_token_id } => {
+            let model = MpnetModel::new(config, buckets, pad_token_id, host_gelu, device);
+            Encoder::Mpnet(apply(model, &mut store, weights)?)
+        }
     })
 }
 

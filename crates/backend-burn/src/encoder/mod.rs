@@ -30,12 +30,4 @@ impl Encoder {
             Encoder::Mpnet(m) => m.embed(texts, device),
         }
     }
-
-    /// Computes the exact GELU in host memory ([`gelu::gelu_on_host`]): on for CPU backends.
-    pub fn with_host_gelu(self, on: bool) -> Self {
-        match self {
-            Encoder::Bert(m) => Encoder::Bert(m.with_host_gelu(on)),
-            Encoder::Mpnet(m) => Encoder::Mpnet(m.with_host_gelu(on)),
-        }
-    }
 }

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::config::{Activation, Arch, EncoderConfig, MPNET_BUCKETS, Pooling};
+use super::config::{EncoderConfig, MPNET_BUCKETS, Pooling};
 use super::layers::{
     Activate, Dense, DenseNorm, embedding, key_padding_mask, linear, norm, pad_batch, pool, self_attention,
 };
@@ -55,11 +55,9 @@ pub struct MpnetModel {
     heads: usize,
     pad_token_id: usize,
     #[module(skip)]
-    activation: Activation,
+    activate: Activate,
     #[module(skip)]
     pooling: Pooling,
-    #[module(skip)]
-    host_gelu: bool,
 }
 
 /// The bucket of a key `relative` positions after its query (`relative_position_bucket`
@@ -82,12 +80,10 @@ pub fn relative_bucket(relative: i64) -> usize {
 }
 
 impl MpnetModel {
-    /// An encoder shaped by `c` (an MPNet configuration), with zero weights until a
-    /// checkpoint is applied.
-    pub fn new(c: &EncoderConfig, device: &Device) -> Self {
-        let Arch::Mpnet { buckets, pad_token_id } = c.arch else {
-            unreachable!("MpnetModel::new is called for MPNet configurations only")
-        };
+    /// An encoder shaped by `c` with `buckets` rows of position bias and positions counted
+    /// from `pad_token_id` (`Arch::Mpnet`), with zero weights until a checkpoint is applied;
+    /// `host_gelu` as in [`Activate`].
+    pub fn new(c: &EncoderConfig, buckets: usize, pad_token_id: usize, host_gelu: bool, device: &Device) -> Self {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let layer = (0..c.num_hidden_layers)
             .map(|_| Layer {
@@ -113,15 +109,9 @@ impl MpnetModel {
             encoder: Encoder { layer, relative_attention_bias: embedding(buckets, c.num_attention_heads, device) },
             heads: c.num_attention_heads,
             pad_token_id,
-            activation: c.activation,
+            activate: Activate { activation: c.activation, on_host: host_gelu },
             pooling: c.pooling,
-            host_gelu: false,
         }
-    }
-
-    /// See `BertModel::with_host_gelu`.
-    pub fn with_host_gelu(self, on: bool) -> Self {
-        Self { host_gelu: on, ..self }
     }
 
     /// Position ids: a text's tokens count up from the padding id + 1, skipping any token
@@ -164,12 +154,11 @@ impl MpnetModel {
 
         let pad = key_padding_mask(&mask, self.heads);
         let bias = self.position_bias(seq, device).expand([batch, self.heads, seq, seq]);
-        let activate = Activate { activation: self.activation, on_host: self.host_gelu };
         for layer in &self.encoder.layer {
             let a = &layer.attention.attn;
             let context = self_attention([&a.q, &a.k, &a.v], &x, &pad, Some(&bias), self.heads);
             x = layer.attention.layer_norm.forward(a.o.forward(context) + x);
-            let inner = activate.apply(layer.intermediate.dense.forward(x.clone()));
+            let inner = self.activate.apply(layer.intermediate.dense.forward(x.clone()));
             x = layer.output.forward(inner, x);
         }
         pool(self.pooling, x, mask)

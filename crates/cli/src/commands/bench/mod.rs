@@ -113,9 +113,8 @@ impl Spec {
     /// The embedding model's path: `--embed-model` (a fetched model's name is its folder in
     /// the models folder), else `default` there.
     fn embed_path(&self, dir: &Path, default: &str) -> PathBuf {
-        match &self.embed_model {
-            Some(m) if Path::new(m).exists() => PathBuf::from(m),
-            Some(m) => dir.join(m.strip_prefix("sentence-transformers/").unwrap_or(m).to_ascii_lowercase()),
+        match self.embed_model.as_deref() {
+            Some(m) => backends::embedding_folder_name(m).map_or_else(|| PathBuf::from(m), |name| dir.join(name)),
             None => dir.join(default),
         }
     }
