@@ -246,7 +246,8 @@ def test_k_means_sums_add_in_numpys_order(length, rows, seed):
 
     from sklearn.utils.extmath import row_norms
 
-    dot, gemv, pairwise, norms = _native._openblas_sums(m.tolist())
+    dot, gemv, pairwise, norms, pair = _native._openblas_sums(m.tolist())
+    assert pair == float(m[0] @ m[-1])
     assert norms == row_norms(m, squared=True).tolist()
     assert dot == float(m[0] @ np.ones(length))
     assert gemv == (m @ np.ones(length).reshape(-1, 1)).ravel().tolist()

@@ -9,27 +9,67 @@
 
 use pyo3::prelude::*;
 
-/// `v @ ones`: `ddot`, sixteen lanes over the largest multiple of 16 elements, folded
-/// pairwise, then the rest one at a time.
-pub fn ddot_sum(v: &[f64]) -> f64 {
-    let body = v.len() & !15;
+/// Whether numpy's OpenBLAS runs its SkylakeX kernels here (an Intel CPU with AVX-512, as
+/// OpenBLAS's run-time dispatch picks them); otherwise its Haswell ones (AVX2 and AMD Zen).
+fn skylakex() -> bool {
+    static SKYLAKEX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SKYLAKEX.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
+        avx512 && std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| info.contains("GenuineIntel"))
+    })
+}
+
+/// `np.dot(a, b)` for two vectors of one length: OpenBLAS's `ddot` on this CPU's kernel.
+/// - Haswell/Zen: sixteen fused multiply-add lanes over the largest multiple of 16 elements,
+///   folded as the four registers fold (high half onto low, 4+5, 6+7, their sum, across),
+///   then the rest one product at a time, rounded before it is added (the C tail is not
+///   contracted there).
+/// - SkylakeX: blocks of 32 in 32 fused lanes, reduced, then the rest one fused
+///   multiply-add at a time (read on an AVX-512 Xeon; the lanes' reduction of long vectors
+///   is a best reading of the kernel).
+pub fn ddot(a: &[f64], b: &[f64]) -> f64 {
+    if skylakex() {
+        return ddot_skylakex(a, b);
+    }
+    let body = a.len() & !15;
     let mut dot = 0.0;
     if body > 0 {
         let mut lanes = [0.0f64; 16];
-        for (i, x) in v[..body].iter().enumerate() {
-            lanes[i % 16] += x;
+        for (i, (x, y)) in a[..body].iter().zip(&b[..body]).enumerate() {
+            lanes[i % 16] = x.mul_add(*y, lanes[i % 16]);
         }
-        // Four 4-lane registers: high half onto low, then 4+5, 6+7, their sum, across.
-        let half = |a: usize| [lanes[4 * a] + lanes[4 * a + 2], lanes[4 * a + 1] + lanes[4 * a + 3]];
+        let half = |r: usize| [lanes[4 * r] + lanes[4 * r + 2], lanes[4 * r + 1] + lanes[4 * r + 3]];
         let (r4, r5, r6, r7) = (half(0), half(1), half(2), half(3));
         let r45 = [r4[0] + r5[0], r4[1] + r5[1]];
         let r67 = [r6[0] + r7[0], r6[1] + r7[1]];
         dot = (r45[0] + r67[0]) + (r45[1] + r67[1]);
     }
-    for x in &v[body..] {
-        dot += x;
+    a[body..].iter().zip(&b[body..]).fold(dot, |acc, (x, y)| acc + x * y)
+}
+
+fn ddot_skylakex(a: &[f64], b: &[f64]) -> f64 {
+    let blocks = a.len() / 32 * 32;
+    let mut dot = 0.0;
+    if blocks > 0 {
+        let mut acc = [0.0f64; 32];
+        for (x, y) in a[..blocks].chunks_exact(32).zip(b[..blocks].chunks_exact(32)) {
+            for l in 0..32 {
+                acc[l] = x[l].mul_add(y[l], acc[l]);
+            }
+        }
+        let v: Vec<f64> = (0..8).map(|l| ((acc[l] + acc[l + 8]) + acc[l + 16]) + acc[l + 24]).collect();
+        let h: Vec<f64> = (0..4).map(|l| v[l] + v[l + 4]).collect();
+        dot = (h[0] + h[1]) + (h[2] + h[3]);
     }
-    dot
+    a[blocks..].iter().zip(&b[blocks..]).fold(dot, |acc, (x, y)| x.mul_add(*y, acc))
+}
+
+/// `v @ ones` (unit sample weights): [`ddot`] with exact products.
+pub fn ddot_sum(v: &[f64]) -> f64 {
+    ddot(v, &vec![1.0; v.len()])
 }
 
 /// Rows of `dgemv_t`'s kernels per block.
@@ -117,16 +157,20 @@ pub fn pairwise_sum(v: &[f64]) -> f64 {
     pairwise_sum(&v[..half]) + pairwise_sum(&v[half..])
 }
 
-/// `(ddot_sum(rows[0]), gemv_t_sums(rows), pairwise_sum(rows[0]), row_norm_sq of each row)`,
-/// for the test suite to compare with numpy (`autobranch._native._openblas_sums`; not part of
-/// the API).
+/// What [`openblas_sums`] returns, in its order.
+type Sums = (f64, Vec<f64>, f64, Vec<f64>, f64);
+
+/// `(ddot_sum(rows[0]), gemv_t_sums(rows), pairwise_sum(rows[0]), row_norm_sq of each row,
+/// ddot(rows[0], rows[last]))`, for the test suite to compare with numpy
+/// (`autobranch._native._openblas_sums`; not part of the API).
 #[pyfunction]
 #[pyo3(name = "_openblas_sums")]
-pub fn openblas_sums(rows: Vec<Vec<f64>>) -> PyResult<(f64, Vec<f64>, f64, Vec<f64>)> {
+pub fn openblas_sums(rows: Vec<Vec<f64>>) -> PyResult<Sums> {
     let first = rows.first().ok_or_else(|| pyo3::exceptions::PyValueError::new_err("rows: at least one row"))?;
     if rows.iter().any(|r| r.len() != first.len()) {
         return Err(pyo3::exceptions::PyValueError::new_err("rows: all of one length"));
     }
     let norms = rows.iter().map(|r| row_norm_sq(r)).collect();
-    Ok((ddot_sum(first), gemv_t_sums(&rows), pairwise_sum(first), norms))
+    let last = &rows[rows.len() - 1];
+    Ok((ddot_sum(first), gemv_t_sums(&rows), pairwise_sum(first), norms, ddot(first, last)))
 }

@@ -5,8 +5,9 @@
 //! restarts. Sums are added in numpy's orders (`blas.rs`): squared norms as its einsum,
 //! the k-means++ potentials (where two trials often tie to the last bit) as OpenBLAS's
 //! Haswell/Zen `ddot` and `dgemv_t` kernels; on a CPU where OpenBLAS picks another kernel
-//! (AVX-512) those ties can fall the other way. The choice among equally far points when a cluster empties (fewer distinct
-//! points than clusters) follows numpy's SIMD argpartition where all are equal.
+//! (AVX-512) those ties can fall the other way. The choice among equally far points when a
+//! cluster empties (fewer distinct points than clusters) follows numpy's SIMD argpartition
+//! where all are equal.
 
 use rand_mt::Mt;
 
@@ -262,10 +263,14 @@ fn inertia(x: &Matrix, centres: &Matrix, labels: &[usize]) -> f64 {
     total
 }
 
-/// The threads scikit-learn's OpenMP loops run on (`_openmp_effective_n_threads`).
+/// The threads scikit-learn's OpenMP loops run on (`_openmp_effective_n_threads`), found
+/// once per process: the CPU count reads cgroup files, and every restart asks.
 fn openmp_threads() -> usize {
-    let configured = std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.split(',').next()?.trim().parse().ok());
-    configured.filter(|&t| t > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        let configured = std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.split(',').next()?.trim().parse().ok());
+        configured.filter(|&t| t > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
 }
 
 /// Whether two labelings are the same partition up to renaming (`_is_same_clustering`).

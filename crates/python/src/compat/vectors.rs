@@ -128,24 +128,9 @@ pub fn dot(a: &[f64], b: &[f64]) -> PyResult<f64> {
 }
 
 /// The dot product of two vectors of one length as OpenBLAS's `ddot` (under `np.dot` and
-/// `np.linalg.norm`) sums it on x86-64: blocks of 32 in 32 fused multiply-add lanes, reduced,
-/// then the rest one fused multiply-add at a time. Short vectors get the same bits; for long
-/// ones the lanes' reduction is a best reading of the kernel (last-bit differences only).
+/// `np.linalg.norm`) sums it on this CPU ([`super::blas::ddot`]).
 pub fn dot_unchecked(a: &[f64], b: &[f64]) -> f64 {
-    let blocks = a.len() / 32 * 32;
-    let mut dot = 0.0;
-    if blocks > 0 {
-        let mut acc = [0.0f64; 32];
-        for (x, y) in a[..blocks].chunks_exact(32).zip(b[..blocks].chunks_exact(32)) {
-            for l in 0..32 {
-                acc[l] = x[l].mul_add(y[l], acc[l]);
-            }
-        }
-        let v: Vec<f64> = (0..8).map(|l| ((acc[l] + acc[l + 8]) + acc[l + 16]) + acc[l + 24]).collect();
-        let h: Vec<f64> = (0..4).map(|l| v[l] + v[l + 4]).collect();
-        dot = (h[0] + h[1]) + (h[2] + h[3]);
-    }
-    a[blocks..].iter().zip(&b[blocks..]).fold(dot, |acc, (x, y)| x.mul_add(*y, acc))
+    super::blas::ddot(a, b)
 }
 
 /// `np.linalg.norm(a)`.
