@@ -10,6 +10,7 @@ use autobranch_core::{Embedder, Generator};
 
 use crate::args::{EmbedderArgs, GeneratorArgs};
 use crate::failure::Failure;
+use crate::hub;
 
 /// Default generation model in the models folder.
 pub const DEFAULT_GENERATOR_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -41,9 +42,17 @@ enum Local {
     Folder,
 }
 
-/// A model given as a path (by `flag`), or the default in the models folder; it must exist
-/// and be of the right kind, and a wrong kind says what to give instead.
+/// A model given as a path (by `flag`), a fetched model's name, a model on the Hugging Face
+/// Hub (`hf:…`, from its cache or downloaded), or the default in the models folder; it must
+/// exist and be of the right kind, and a wrong kind says what to give instead.
 fn local_model(flag: &str, model: Option<&str>, default: &str, kind: Local) -> Result<PathBuf, Failure> {
+    if let Some(spec) = model.and_then(hub::Spec::parse) {
+        let want = match kind {
+            Local::File => hub::Want::File,
+            Local::Folder => hub::Want::Folder,
+        };
+        return hub::Hub::from_env()?.resolve(flag, &spec?, want);
+    }
     let known = model.and_then(|m| known_folder(m, kind));
     let path = match (model, known) {
         (_, Some(name)) => models_dir().join(name),

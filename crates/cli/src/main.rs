@@ -115,10 +115,13 @@ enum Command {
 #[derive(Subcommand)]
 enum ModelsAction {
     /// Download the default models into $AUTOBRANCH_MODELS (checks SHA-256; a no-op when
-    /// present), or only the models named.
+    /// present), or only the models named; `hf:ORG/REPO[@REVISION][/FILE]` downloads from
+    /// the Hugging Face Hub into its cache and prints the local path.
     Fetch {
-        /// Models to fetch instead of the default set.
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(commands::models::NAMES))]
+        /// Models to fetch instead of the default set: smollm2, all-minilm-l6-v2,
+        /// all-mpnet-base-v2, gemma-3-270m, or hf:ORG/REPO (a sentence-transformers folder) or
+        /// hf:ORG/REPO/FILE.
+        #[arg(value_parser = commands::models::parse_name, value_name = "NAME|hf:ORG/REPO[/FILE]")]
         names: Vec<String>,
     },
     /// Print the models folder.

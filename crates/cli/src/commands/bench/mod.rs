@@ -111,9 +111,13 @@ impl Spec {
     }
 
     /// The embedding model's path: `--embed-model` (a fetched model's name is its folder in
-    /// the models folder), else `default` there.
+    /// the models folder, a hub model its folder in the hub's cache), else `default` there.
     fn embed_path(&self, dir: &Path, default: &str) -> PathBuf {
         match self.embed_model.as_deref() {
+            Some(m) if m.starts_with(crate::hub::PREFIX) => crate::hub::Spec::parse(m)
+                .and_then(Result::ok)
+                .and_then(|spec| crate::hub::Hub::from_env().ok()?.cached(&spec))
+                .unwrap_or_else(|| PathBuf::from(m)),
             Some(m) => backends::embedding_folder_name(m).map_or_else(|| PathBuf::from(m), |name| dir.join(name)),
             None => dir.join(default),
         }
