@@ -376,8 +376,8 @@ fn models_fetch_names_are_the_fetch_scripts() {
     let o = autobranch(&["models", "fetch", "no-such-model"], None, &[]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    let values = err.split("possible values: ").nth(1).unwrap_or_else(|| panic!("no possible values in {err:?}"));
-    let list = values.lines().next().unwrap().trim_end().trim_end_matches(']');
+    let allowed = err.split("allowed: ").nth(1).unwrap_or_else(|| panic!("no allowed names in {err:?}"));
+    let list = allowed.split(", or hf:").next().unwrap();
     let mut cli_names: Vec<&str> = list.split(", ").collect();
     script_names.sort_unstable();
     cli_names.sort_unstable();
