@@ -4,6 +4,9 @@
 //!
 //! - a request joins at the next step: its prompt is decoded once and its KV cells are
 //!   shared by all its candidates (a unified cache copies no data);
+//! - a prompt that begins like the prompt of a request in the batch (the same system
+//!   prompt, the siblings of an explore level, one question asked by many clients) shares
+//!   that request's cells for the common tokens and decodes only the rest;
 //! - a finished sequence leaves the batch and frees its cells;
 //! - a request whose caller went away (a closed connection, a dropped future) is dropped
 //!   with its sequences;
@@ -69,7 +72,9 @@ struct Sequence {
 /// A request whose sequences are in the batch.
 struct Active {
     job: GenerateJob,
-    prompt_tokens: u64,
+    prompt: Vec<LlamaToken>,
+    /// Leading prompt tokens whose cells came from another request in the batch.
+    prompt_cached: u64,
     /// Cells set aside: the prompt and every candidate at its longest.
     reserved: u64,
     seqs: Vec<Sequence>,
@@ -219,7 +224,7 @@ impl<'m> Batcher<'m> {
                     continue;
                 }
             }
-            if let Some(active) = self.start(job, &prompt, needed) {
+            if let Some(active) = self.start(job, prompt, needed) {
                 self.active.push(active);
             }
         }
@@ -268,18 +273,39 @@ impl<'m> Batcher<'m> {
         Ok(())
     }
 
-    /// Decodes the prompt once, shares its cells with every candidate, and samples each
-    /// candidate's first token from the prompt's logits; a failure is the request's answer.
-    fn start(&mut self, job: GenerateJob, prompt: &[LlamaToken], needed: u64) -> Option<Active> {
+    /// The longest start of `prompt` that a live sequence holds in its cells: that sequence
+    /// and the number of tokens. The prompt's last token is always left to decode, for its
+    /// logits. The first request with the longest match wins, so a batch that starts idle
+    /// shares the same cells on every run.
+    fn shared_prefix(&self, prompt: &[LlamaToken]) -> Option<(i32, usize)> {
+        let mut best: Option<(i32, usize)> = None;
+        for request in &self.active {
+            let Some(live) = request.seqs.iter().find(|s| s.finish.is_none()) else { continue };
+            let common = request.prompt.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+            let len = common.min(prompt.len() - 1);
+            if len > best.map_or(0, |(_, l)| l) {
+                best = Some((live.id, len));
+            }
+        }
+        best
+    }
+
+    /// Decodes the prompt once (after what it shares with a request in the batch), shares
+    /// its cells with every candidate, and samples each candidate's first token from the
+    /// prompt's logits; a failure is the request's answer. The cells reserved stay those of
+    /// the whole prompt: shared cells outlive the request they came from.
+    fn start(&mut self, job: GenerateJob, prompt: Vec<LlamaToken>, needed: u64) -> Option<Active> {
+        let shared = self.shared_prefix(&prompt);
         let ids: Vec<i32> = (0..job.request.n).filter_map(|_| self.free.pop()).collect();
         let Some(ctx) = self.ctx.as_mut() else {
             self.free.extend(ids);
             let _ = job.reply.send(Err(ModelError::Backend("no llama.cpp context".into())));
             return None;
         };
-        match begin(self.engine, ctx, &job, prompt, &ids) {
+        match begin(self.engine, ctx, &job, &prompt, shared, &ids) {
             Ok((prompt_ms, seqs, started)) => {
-                Some(Active { job, prompt_tokens: prompt.len() as u64, reserved: needed, seqs, prompt_ms, started })
+                let prompt_cached = shared.map_or(0, |(_, len)| len as u64);
+                Some(Active { job, prompt, prompt_cached, reserved: needed, seqs, prompt_ms, started })
             }
             Err(e) => {
                 for &id in &ids {
@@ -312,8 +338,12 @@ impl<'m> Batcher<'m> {
                         timings: CandidateTimings { generate_ms: s.done_ms },
                     })
                     .collect();
-                let timings =
-                    GenerationTimings { prompt_tokens: done.prompt_tokens, prompt_ms: done.prompt_ms, generate_ms };
+                let timings = GenerationTimings {
+                    prompt_tokens: done.prompt.len() as u64,
+                    prompt_cached: done.prompt_cached,
+                    prompt_ms: done.prompt_ms,
+                    generate_ms,
+                };
                 let _ = done.job.reply.send(Ok(Generation { candidates, timings }));
             } else {
                 i += 1;
@@ -338,17 +368,27 @@ impl<'m> Batcher<'m> {
     }
 }
 
-/// The prompt on `ids[0]`, its cells shared with the other ids, and every candidate's first
-/// token: (prompt ms, the sequences, when decoding began).
+/// The prompt on `ids[0]` (its first `shared.1` tokens' cells taken from sequence
+/// `shared.0`), its cells shared with the other ids, and every candidate's first token:
+/// (prompt ms, the sequences, when decoding began).
 fn begin(
     engine: &Engine,
     ctx: &mut LlamaContext<'_>,
     job: &GenerateJob,
     prompt: &[LlamaToken],
+    shared: Option<(i32, usize)>,
     ids: &[i32],
 ) -> Result<(f64, Vec<Sequence>, Instant), ModelError> {
     let started = Instant::now();
-    let last_index = prefill(ctx, prompt, ids[0])?;
+    let from = match shared {
+        Some((source, len)) => {
+            let end = u32::try_from(len).map_err(|e| backend_error("kv cache copy", e))?;
+            ctx.copy_kv_cache_seq(source, ids[0], Some(0), Some(end)).map_err(|e| backend_error("kv cache copy", e))?;
+            len
+        }
+        None => 0,
+    };
+    let last_index = prefill(ctx, prompt, from, ids[0])?;
     for &id in &ids[1..] {
         ctx.copy_kv_cache_seq(ids[0], id, None, None).map_err(|e| backend_error("kv cache copy", e))?;
     }
@@ -383,16 +423,18 @@ fn begin(
     Ok((prompt_ms, seqs, started))
 }
 
-/// Decodes the prompt on sequence `id`, in chunks of the context's batch size, with logits
-/// for its last token only; returns that token's index in the last chunk.
-fn prefill(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken], id: i32) -> Result<i32, ModelError> {
+/// Decodes the prompt from position `from` on sequence `id` (which holds the cells before
+/// it), in chunks of the context's batch size, with logits for its last token only;
+/// returns that token's index in the last chunk.
+fn prefill(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken], from: usize, id: i32) -> Result<i32, ModelError> {
     let n_batch = ctx.n_batch() as usize;
-    let mut batch = LlamaBatch::new(n_batch.min(prompt.len()).max(1), 1);
+    let rest = &prompt[from..];
+    let mut batch = LlamaBatch::new(n_batch.min(rest.len()).max(1), 1);
     let mut last_index = 0;
-    for (c, chunk) in prompt.chunks(n_batch).enumerate() {
+    for (c, chunk) in rest.chunks(n_batch).enumerate() {
         batch.clear();
         for (j, &t) in chunk.iter().enumerate() {
-            let pos = c * n_batch + j;
+            let pos = from + c * n_batch + j;
             let last = pos + 1 == prompt.len();
             batch.add(t, pos as i32, &[id], last).map_err(|e| backend_error("prompt batch", e))?;
             if last {

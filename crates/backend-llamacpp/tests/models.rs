@@ -86,6 +86,43 @@ async fn greedy_batch_matches_single_sequence() {
     }
 }
 
+/// Requests in one batch whose prompts begin alike decode the common tokens once: a later
+/// request takes them from the first request that holds them, and decodes only the rest.
+#[tokio::test]
+async fn a_batch_decodes_a_shared_prompt_prefix_once() {
+    let _turn = one_at_a_time().await;
+    let system = "You write openings of short stories: one sentence, vivid, concrete, never a cliché.";
+    let with_system =
+        |text: &str| Prompt::Chat(vec![ChatMessage::new(Role::System, system), ChatMessage::new(Role::User, text)]);
+    let requests = [
+        request(with_system("A lighthouse keeper finds a letter."), 2, 0.0, 1, 12),
+        request(with_system("A train stops in a town with no name."), 2, 0.0, 1, 12),
+        request(with_system("A lighthouse keeper finds a letter."), 1, 0.0, 1, 12),
+        request(chat("List three colours."), 1, 0.0, 1, 12),
+    ];
+    let batch: Vec<_> = smol().generate_batch(&requests).await.into_iter().map(Result::unwrap).collect();
+    let cached: Vec<u64> = batch.iter().map(|g| g.timings.prompt_cached).collect();
+    let total: Vec<u64> = batch.iter().map(|g| g.timings.prompt_tokens).collect();
+    assert_eq!(cached[0], 0, "the first request has nothing to share: {cached:?}");
+    assert!(cached[1] > 20 && cached[1] < total[1] - 5, "the system prompt is shared: {cached:?} of {total:?}");
+    assert_eq!(cached[2], total[2] - 1, "a repeated prompt decodes its last token only: {cached:?} of {total:?}");
+    assert!(cached[3] < cached[1], "another system prompt shares only the template's start: {cached:?}");
+    // Shared cells hold what the request would have computed alone.
+    for (r, g) in requests.iter().zip(&batch) {
+        let alone = smol().generate(r).await.unwrap();
+        assert_eq!(alone.timings.prompt_cached, 0);
+        assert_eq!(texts(g)[0], texts(&alone)[0], "{:?}", r.prompt);
+    }
+    // And a batch that starts idle shares the same cells every run.
+    let mut sampled = requests.to_vec();
+    for r in &mut sampled {
+        r.sampling.temperature = 0.9;
+    }
+    let a: Vec<_> = smol().generate_batch(&sampled).await.into_iter().map(|g| texts(&g.unwrap())).collect();
+    let b: Vec<_> = smol().generate_batch(&sampled).await.into_iter().map(|g| texts(&g.unwrap())).collect();
+    assert_eq!(a, b);
+}
+
 #[tokio::test]
 async fn chat_template_is_applied() {
     let _turn = one_at_a_time().await;

@@ -192,6 +192,7 @@ impl Generator for OllamaGenerator {
         let candidates = results.iter().map(|(c, ms)| self.candidate(c, *ms)).collect::<Vec<_>>();
         let timings = GenerationTimings {
             prompt_tokens: results.iter().map(|(c, _)| c.prompt_eval_count).max().unwrap_or(0),
+            prompt_cached: 0,
             prompt_ms,
             // Candidates decode concurrently: the decode time is the wall time after the prompt.
             generate_ms: (wall_ms - prompt_ms).max(0.0),

@@ -122,6 +122,7 @@ impl Answer {
         if let Some(u) = body.usage {
             self.usage.prompt_tokens = u.prompt_tokens.or(self.usage.prompt_tokens);
             self.usage.completion_tokens = u.completion_tokens.or(self.usage.completion_tokens);
+            self.usage.prompt_tokens_details = u.prompt_tokens_details.or(self.usage.prompt_tokens_details);
         }
         if let Some(p) = body.timings.and_then(|t| t.prompt_ms) {
             self.server_prompt_ms = Some(p);
@@ -150,6 +151,11 @@ impl Answer {
     /// Prompt tokens, when the server counted them.
     pub fn prompt_tokens(&self) -> Option<u64> {
         self.usage.prompt_tokens
+    }
+
+    /// Prompt tokens the server took from its cache, when it said.
+    pub fn prompt_cached(&self) -> Option<u64> {
+        self.usage.prompt_tokens_details.and_then(|d| d.cached_tokens)
     }
 
     /// Time to the first token of a streamed answer, or the server's own prompt time.
@@ -231,7 +237,8 @@ mod tests {
             json!({"choices": [{"index": 0, "delta": {"content": "a"}, "logprobs": {"content": [{"logprob": -0.5}]}}]}),
             json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "END"},
                                {"index": 1, "delta": {}, "finish_reason": "length"}]}),
-            json!({"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}}),
+            json!({"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2,
+                                            "prompt_tokens_details": {"cached_tokens": 6}}}),
         ];
         for c in chunks {
             a.absorb(body(c), Some(&cb));
@@ -243,6 +250,7 @@ mod tests {
         assert_eq!(cands[1].finish_reason, FinishReason::Length);
         assert_eq!(cands[0].logprob_mean, Some(-0.5));
         assert_eq!(a.prompt_tokens(), Some(9));
+        assert_eq!(a.prompt_cached(), Some(6));
         assert_eq!(*seen.lock().unwrap(), [(4, "b".to_owned()), (3, "a".to_owned())]);
     }
 

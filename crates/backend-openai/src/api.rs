@@ -144,6 +144,18 @@ pub(crate) struct Usage {
     /// Generated tokens over all choices.
     #[serde(default)]
     pub completion_tokens: Option<u64>,
+    /// What the prompt tokens were made of (vLLM, SGLang and llama-server count the ones
+    /// their prefix cache held).
+    #[serde(default)]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// `usage.prompt_tokens_details`.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub(crate) struct PromptTokensDetails {
+    /// Prompt tokens read from the server's cache.
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
 }
 
 /// llama-server's own timing report, sent alongside the OpenAI fields.

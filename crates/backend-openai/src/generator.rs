@@ -312,6 +312,8 @@ impl Generator for OpenAiGenerator {
         let prompt_ms = answers.iter().filter_map(Answer::prompt_ms).reduce(f64::min).unwrap_or(0.0);
         let timings = GenerationTimings {
             prompt_tokens: answers.iter().filter_map(Answer::prompt_tokens).max().unwrap_or(0),
+            // Fanned-out requests each had their own prompt: what all of them found cached.
+            prompt_cached: answers.iter().map(|a| a.prompt_cached().unwrap_or(0)).min().unwrap_or(0),
             prompt_ms,
             // Requests run concurrently: decode time is the wall time after the prompt.
             generate_ms: (wall_ms - prompt_ms).max(0.0),

@@ -54,6 +54,7 @@ r = client.chat.completions.create(
 check([c.index for c in r.choices] == [0, 1, 2, 3], f"choice indices {[c.index for c in r.choices]}")
 check(len({c.message.content for c in r.choices}) > 1, "four seeds gave one text")
 check(r.usage.completion_tokens <= 4 * 16 and r.usage.prompt_tokens > 0, f"usage {r.usage}")
+check(r.usage.prompt_tokens_details.cached_tokens == 0, f"a request alone shares no cells: {r.usage}")
 for c in r.choices:
     check(c.finish_reason in ("stop", "length"), c.finish_reason)
     content = c.logprobs.content
@@ -268,6 +269,9 @@ for p, n, r in answers:
     check(r.usage.completion_tokens <= 8 * n, f"{p}: usage {r.usage}")
     if p in solo:
         check(all(c.text == solo[p] for c in r.choices), f"{p}: {[c.text for c in r.choices]} vs {solo[p]!r}")
+# Concurrent prompts that begin alike ("Item …") share those cells.
+cached = sum(r.usage.prompt_tokens_details.cached_tokens for _, _, r in answers)
+check(0 < cached < sum(r.usage.prompt_tokens for _, _, r in answers), f"{cached} cached prompt tokens")
 latencies.sort()
 p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
 print(f"serve_client: load latency p50 {statistics.median(latencies):.2f} s, p99 {p99:.2f} s", flush=True)

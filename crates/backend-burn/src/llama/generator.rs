@@ -246,7 +246,7 @@ impl Inner {
         let group = if sequential { 1 } else { request.n };
         self.check_context(prompt.len(), group, request.sampling.max_tokens)?;
         let mut candidates = Vec::with_capacity(request.n);
-        let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, prompt_ms: 0.0, generate_ms: 0.0 };
+        let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, ..GenerationTimings::default() };
         for seeds in request.seed_groups(group) {
             let (prompt_ms, generate_ms, mut done) = self.decode_group(&prompt, &seeds, &request.sampling)?;
             timings.prompt_ms += prompt_ms;

@@ -340,6 +340,7 @@ impl<'a> Explorer<'a> {
         state.queue.pop_front();
         state.expansions = expansions;
         state.stats.prompt_tokens += generation.timings.prompt_tokens;
+        state.stats.prompt_tokens_cached += generation.timings.prompt_cached;
 
         let depth = state.nodes[index].depth + 1;
         let candidates: Vec<Candidate> = generation

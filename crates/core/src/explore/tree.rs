@@ -168,6 +168,9 @@ pub struct Exploration {
 pub struct ExploreStats {
     /// Prompt tokens of every expansion.
     pub prompt_tokens: u64,
+    /// Of those, the tokens the generator took from its cache instead of computing them.
+    #[serde(default)]
+    pub prompt_tokens_cached: u64,
 }
 
 impl Exploration {

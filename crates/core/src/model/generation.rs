@@ -207,6 +207,10 @@ pub struct GeneratedCandidate {
 pub struct GenerationTimings {
     /// Tokens of the (shared) prompt.
     pub prompt_tokens: u64,
+    /// Of those, the leading tokens the backend did not compute: their cells were in its
+    /// cache already (a prefix shared with another request). 0 where a backend cannot tell.
+    #[serde(default)]
+    pub prompt_cached: u64,
     /// Prompt evaluation time in ms.
     pub prompt_ms: f64,
     /// Decode time in ms.

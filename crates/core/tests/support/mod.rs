@@ -122,6 +122,9 @@ impl Generator for WordGenerator {
                 }
             })
             .collect();
-        Ok(Generation { candidates, timings: GenerationTimings { prompt_tokens, prompt_ms: 1.0, generate_ms: 1.0 } })
+        Ok(Generation {
+            candidates,
+            timings: GenerationTimings { prompt_tokens, prompt_cached: 0, prompt_ms: 1.0, generate_ms: 1.0 },
+        })
     }
 }

@@ -422,8 +422,11 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
         embedder_spec.label()
     );
     println!("node: one node per generator call; level: every queued node of a depth in one batch.\n");
-    println!("| generator | mode | tree | generation | embedding + selection | nodes | generator calls |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| generator | mode | tree | generation | embedding + selection | nodes | generator calls | prompt tokens | \
+         computed |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for spec in generators {
         let generator = spec.generator(false, n)?;
@@ -451,8 +454,11 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
             let calls = *timed.calls.lock().map_err(|_| Failure::Runtime(anyhow!("counter poisoned")))? / runs;
             let gen_s = median(spent[1..].to_vec());
             let rest_s = (med - gen_s).max(0.0);
+            let prompt = state.stats.prompt_tokens;
+            let computed = prompt - state.stats.prompt_tokens_cached.min(prompt);
             println!(
-                "| {} | {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} | {calls} |",
+                "| {} | {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} | {calls} | {prompt} | \
+                 {computed} |",
                 spec.label(),
                 mode.name(),
                 state.nodes.len()
@@ -461,6 +467,7 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
                 "generator": spec.label(), "embedder": embedder_spec.label(), "mode": mode.name(), "n": n,
                 "depth": depth, "beam": 3, "tree_s": med, "tree_min_s": lo, "tree_max_s": hi, "generation_s": gen_s,
                 "embedding_and_selection_s": rest_s, "nodes": state.nodes.len(), "generator_calls": calls,
+                "prompt_tokens": prompt, "prompt_tokens_computed": computed,
             }));
         }
     }

@@ -6,6 +6,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use autobranch_core::model::Generation;
+
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0];
 
@@ -26,6 +28,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Latency>>,
     pub prompt_tokens: AtomicU64,
+    pub prompt_cached: AtomicU64,
     pub completion_tokens: AtomicU64,
     pub in_flight: AtomicU64,
     pub cancelled: AtomicU64,
@@ -55,8 +58,10 @@ impl Metrics {
     }
 
     /// Counts the tokens of one generation.
-    pub fn tokens(&self, prompt: u64, completion: u64) {
-        self.prompt_tokens.fetch_add(prompt, Ordering::Relaxed);
+    pub fn tokens(&self, generation: &Generation) {
+        self.prompt_tokens.fetch_add(generation.timings.prompt_tokens, Ordering::Relaxed);
+        self.prompt_cached.fetch_add(generation.timings.prompt_cached, Ordering::Relaxed);
+        let completion = generation.generated_tokens();
         self.completion_tokens.fetch_add(completion, Ordering::Relaxed);
     }
 
@@ -93,7 +98,13 @@ impl Metrics {
             }
         }
         let counters = [
-            ("autobranch_prompt_tokens_total", "counter", "Prompt tokens decoded.", &self.prompt_tokens),
+            ("autobranch_prompt_tokens_total", "counter", "Prompt tokens of the requests.", &self.prompt_tokens),
+            (
+                "autobranch_prompt_tokens_cached_total",
+                "counter",
+                "Prompt tokens whose cells were shared with another request instead of computed.",
+                &self.prompt_cached,
+            ),
             ("autobranch_generated_tokens_total", "counter", "Tokens generated.", &self.completion_tokens),
             ("autobranch_queue_depth", "gauge", "Generation requests in flight (running or waiting).", &self.in_flight),
             ("autobranch_cancelled_total", "counter", "Requests whose client went away or timed out.", &self.cancelled),
@@ -121,6 +132,8 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    use autobranch_core::model::{CandidateTimings, FinishReason, GeneratedCandidate, GenerationTimings};
+
     use super::*;
 
     #[test]
@@ -129,12 +142,22 @@ mod tests {
         m.record("/v1/chat/completions", 200, 0.2);
         m.record("/v1/chat/completions", 200, 3.0);
         m.record("/v1/chat/completions", 400, 0.001);
-        m.tokens(10, 32);
+        let candidate = GeneratedCandidate {
+            text: String::new(),
+            tokens: 32,
+            logprob_mean: None,
+            finish_reason: FinishReason::Length,
+            timings: CandidateTimings::default(),
+        };
+        let timings = GenerationTimings { prompt_tokens: 10, prompt_cached: 4, ..GenerationTimings::default() };
+        m.tokens(&Generation { candidates: vec![candidate], timings });
         let text = m.render();
         assert!(text.contains("autobranch_requests_total{route=\"/v1/chat/completions\",status=\"200\"} 2"));
         assert!(text.contains("autobranch_requests_total{route=\"/v1/chat/completions\",status=\"400\"} 1"));
         assert!(text.contains("le=\"0.25\"} 2"), "{text}");
         assert!(text.contains("le=\"5\"} 3"), "{text}");
         assert!(text.contains("autobranch_generated_tokens_total 32"));
+        assert!(text.contains("autobranch_prompt_tokens_total 10"));
+        assert!(text.contains("autobranch_prompt_tokens_cached_total 4"));
     }
 }

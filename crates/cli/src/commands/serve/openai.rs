@@ -304,8 +304,14 @@ fn chat_prompt(messages: &[MessageIn]) -> Result<Prompt, ApiError> {
 
 fn usage(generations: &[&Generation]) -> Value {
     let prompt: u64 = generations.iter().map(|g| g.timings.prompt_tokens).sum();
+    let cached: u64 = generations.iter().map(|g| g.timings.prompt_cached).sum();
     let completion: u64 = generations.iter().map(|g| g.generated_tokens()).sum();
-    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    })
 }
 
 fn chat_logprob(t: &TokenLogprob, top: &[TokenLogprob]) -> Value {
@@ -339,7 +345,7 @@ async fn run_generation(
         Some(o) => flight.run(state.generator.generate_streaming(request, o, &on_piece)).await?,
         None => flight.run(state.generator.generate(request)).await?,
     };
-    state.metrics.tokens(generation.timings.prompt_tokens, generation.generated_tokens());
+    state.metrics.tokens(&generation);
     Ok((generation, collected))
 }
 
@@ -590,7 +596,7 @@ fn stream(
                     }
                 };
                 let generation = flight.run(state.generator.generate_streaming(request, options, &on_piece)).await?;
-                state.metrics.tokens(generation.timings.prompt_tokens, generation.generated_tokens());
+                state.metrics.tokens(&generation);
                 Ok::<_, ApiError>(generation)
             }
         });
