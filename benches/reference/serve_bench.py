@@ -9,6 +9,9 @@ peer builds llama.cpp from source: about 10 minutes here). Each server gets the 
 workload: single-candidate chat requests (max_tokens 64, temperature 0.8, distinct seeds),
 sent by 1, 4, 8 and 16 concurrent clients, and 8 requests one after another against 8 at
 once. Reported: generated tokens per second of wall time, and the 8-concurrent speed-up.
+Every request asks the same question by default, as many clients of one app do; with
+`--prompts distinct` each begins with its own number, so requests share only the chat
+template's system prompt and the first word.
 Both servers run with a 4096-token context; the peer is started the way its docs say
 (`python -m llama_cpp.server --model … --n_threads …`).
 """
@@ -46,13 +49,18 @@ def wait_ready(url, proc, limit=180):
     raise SystemExit(f"the server at {url} did not come up in {limit} s")
 
 
-async def burst(url, model, clients, max_tokens, seed0):
+def prompt_for(seed, distinct):
+    return f"Request {seed}: {PROMPT}" if distinct else PROMPT
+
+
+async def burst(url, model, clients, max_tokens, seed0, distinct):
     """`clients` concurrent requests; returns (wall seconds, generated tokens)."""
     async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600) as client:
 
         async def one(i):
             r = await client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=max_tokens,
+                model=model, messages=[{"role": "user", "content": prompt_for(seed0 + i, distinct)}],
+                max_tokens=max_tokens,
                 temperature=0.8, seed=seed0 + i,
             )
             return r.usage.completion_tokens
@@ -62,26 +70,26 @@ async def burst(url, model, clients, max_tokens, seed0):
         return time.perf_counter() - t0, sum(tokens)
 
 
-async def one_after_another(url, model, count, max_tokens, seed0):
+async def one_after_another(url, model, count, max_tokens, seed0, distinct):
     wall, tokens = 0.0, 0
     for i in range(count):
-        w, t = await burst(url, model, 1, max_tokens, seed0 + i)
+        w, t = await burst(url, model, 1, max_tokens, seed0 + i, distinct)
         wall, tokens = wall + w, tokens + t
     return wall, tokens
 
 
-def measure(name, url, model, max_tokens, reps):
+def measure(name, url, model, max_tokens, reps, distinct):
     rows = {}
-    asyncio.run(burst(url, model, 2, 8, 0))  # warm-up
+    asyncio.run(burst(url, model, 2, 8, 0, distinct))  # warm-up
     for clients in (1, 4, 8, 16):
         best = None
         for r in range(reps):
-            wall, tokens = asyncio.run(burst(url, model, clients, max_tokens, 1000 * r))
+            wall, tokens = asyncio.run(burst(url, model, clients, max_tokens, 1000 * r, distinct))
             if best is None or tokens / wall > best[1] / best[0]:
                 best = (wall, tokens)
         rows[clients] = best
-    seq = asyncio.run(one_after_another(url, model, 8, max_tokens, 500))
-    con = asyncio.run(burst(url, model, 8, max_tokens, 500))
+    seq = asyncio.run(one_after_another(url, model, 8, max_tokens, 500, distinct))
+    con = asyncio.run(burst(url, model, 8, max_tokens, 500, distinct))
     return {"name": name, "rows": rows, "sequential_8": seq, "concurrent_8": con}
 
 
@@ -92,6 +100,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--reps", type=int, default=2)
+    p.add_argument("--prompts", choices=["same", "distinct"], default="same",
+                   help="every request the same question, or each its own (numbered) one")
     p.add_argument("--skip-peer", action="store_true", help="measure autobranch serve only")
     p.add_argument("--json", help="also write the numbers to this file")
     args = p.parse_args()
@@ -115,12 +125,13 @@ def main():
         try:
             url = f"http://127.0.0.1:{port}"
             model = wait_ready(url, proc)
-            results.append(measure(name, url, model, args.max_tokens, args.reps))
+            results.append(measure(name, url, model, args.max_tokens, args.reps, args.prompts == "distinct"))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
 
-    print(f"chat, max_tokens {args.max_tokens}, {args.threads} threads, {os.path.basename(args.model)}\n")
+    print(f"chat, max_tokens {args.max_tokens}, {args.threads} threads, {os.path.basename(args.model)}, "
+          f"{args.prompts} prompts\n")
     print("| server | 1 client tok/s | 4 clients | 8 clients | 16 clients | 8 one after another (s) | 8 at once (s) | speed-up |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
