@@ -455,7 +455,7 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
             let gen_s = median(spent[1..].to_vec());
             let rest_s = (med - gen_s).max(0.0);
             let prompt = state.stats.prompt_tokens;
-            let computed = prompt - state.stats.prompt_tokens_cached.min(prompt);
+            let computed = prompt.saturating_sub(state.stats.prompt_tokens_cached);
             println!(
                 "| {} | {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} | {calls} | {prompt} | \
                  {computed} |",

@@ -61,8 +61,7 @@ impl Metrics {
     pub fn tokens(&self, generation: &Generation) {
         self.prompt_tokens.fetch_add(generation.timings.prompt_tokens, Ordering::Relaxed);
         self.prompt_cached.fetch_add(generation.timings.prompt_cached, Ordering::Relaxed);
-        let completion = generation.generated_tokens();
-        self.completion_tokens.fetch_add(completion, Ordering::Relaxed);
+        self.completion_tokens.fetch_add(generation.generated_tokens(), Ordering::Relaxed);
     }
 
     /// The text `GET /metrics` answers.
