@@ -13,7 +13,10 @@
 //! - requests wait, in order, while the batch has no free sequence or cells for them;
 //! - when the batch empties, the cache is cleared: requests that arrive together at an idle
 //!   batcher (one `generate_batch`, one explore level) get the same cells every run, and so
-//!   the same numbers.
+//!   the same numbers;
+//! - unless the prompt cache is on ([`crate::LlamaCppOptions::prompt_cache`]): then finished
+//!   sequences keep their cells (prompt and generated text) for later prompts that start the
+//!   same way, until their sequence id or cells are needed ([`PromptCache`]).
 //!
 //! Nothing here is async: the worker calls [`Batcher::step`] between its other jobs.
 
@@ -23,8 +26,9 @@ use std::time::Instant;
 
 use autobranch_core::model::{
     CandidateTimings, FinishReason, GeneratedCandidate, Generation, GenerationRequest, GenerationTimings,
-    MAX_TOP_LOGPROBS, ModelError, Piece, SamplingParams, StreamOptions, TextStream, TokenLogprob, log_prob,
+    MAX_TOP_LOGPROBS, ModelError, Piece, Prompt, SamplingParams, StreamOptions, TextStream, TokenLogprob, log_prob,
 };
+use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::sampling::LlamaSampler;
@@ -32,11 +36,20 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Engine, backend_error};
+use crate::prompt_cache::PromptCache;
 use crate::stats::BatchStats;
 
 /// KV cells of the first context, when the model's context is longer: a few requests' worth
 /// without reserving the memory of a 128k-token context up front.
 const FIRST_CELLS: u64 = 4096;
+
+/// Most sequences one decode call carries on the CPU. From 64 query rows up, llama.cpp's CPU
+/// flash attention switches to 64 × 64 tiles that it skips only when every row masks every
+/// cell, and in a batch of many sequences over one unified cache hardly any tile is: each
+/// sequence then attends, at full cost, to every other sequence's cells too (at 72 sequences
+/// that costs more than the weights). Below it, each row visits only its own cells. A step
+/// splits into calls of equal size (72 sequences: two of 36, measured faster than 63 + 9).
+const CPU_DECODE_ROWS: usize = 63;
 
 /// A generation request handed to the worker.
 pub struct GenerateJob {
@@ -55,6 +68,8 @@ struct Sequence {
     /// Index of the candidate in its request.
     index: usize,
     sampler: LlamaSampler,
+    /// Every sampled token; all but the last have cells.
+    generated: Vec<LlamaToken>,
     bytes: Vec<u8>,
     tokens: u32,
     logprob_sum: f64,
@@ -73,7 +88,8 @@ struct Sequence {
 struct Active {
     job: GenerateJob,
     prompt: Vec<LlamaToken>,
-    /// Leading prompt tokens whose cells came from another request in the batch.
+    /// Leading prompt tokens whose cells came from another request in the batch or the
+    /// prompt cache.
     prompt_cached: u64,
     /// Cells set aside: the prompt and every candidate at its longest.
     reserved: u64,
@@ -93,12 +109,14 @@ pub struct Batcher<'m> {
     free: Vec<i32>,
     waiting: VecDeque<GenerateJob>,
     active: Vec<Active>,
+    cache: PromptCache,
     stats: Arc<BatchStats>,
 }
 
 impl<'m> Batcher<'m> {
-    /// A batcher of up to `slots` sequences at once.
-    pub fn new(engine: &'m Engine, slots: usize, stats: Arc<BatchStats>) -> Self {
+    /// A batcher of up to `slots` sequences at once, keeping finished sequences' cells for
+    /// later prompts when `prompt_cache` is on.
+    pub fn new(engine: &'m Engine, slots: usize, prompt_cache: bool, stats: Arc<BatchStats>) -> Self {
         Self {
             engine,
             ctx: None,
@@ -107,6 +125,7 @@ impl<'m> Batcher<'m> {
             free: Vec::new(),
             waiting: VecDeque::new(),
             active: Vec::new(),
+            cache: PromptCache::new(prompt_cache),
             stats,
         }
     }
@@ -114,6 +133,21 @@ impl<'m> Batcher<'m> {
     /// Whether nothing is running or waiting.
     pub fn is_idle(&self) -> bool {
         self.waiting.is_empty() && self.active.is_empty()
+    }
+
+    /// The hint that the next requests begin with `next`: kept sequences that begin with
+    /// `root` and serve none of them go (a prompt that does not render is no hint at all).
+    pub fn expect(&mut self, root: &Prompt, next: &[Prompt]) {
+        if !self.cache.is_on() {
+            return;
+        }
+        let tokens = |p: &Prompt| self.engine.prompt_tokens(p).ok();
+        let (Some(root), Some(next)) = (tokens(root), next.iter().map(tokens).collect::<Option<Vec<_>>>()) else {
+            return;
+        };
+        if let Some(ctx) = self.ctx.as_mut() {
+            self.cache.keep_serving(ctx, &mut self.free, &root, &next);
+        }
     }
 
     /// Queues a request; it joins the batch at the next step with room for it.
@@ -139,6 +173,7 @@ impl<'m> Batcher<'m> {
         }
         self.answer_finished();
         if self.active.is_empty()
+            && !self.cache.is_on()
             && let Some(ctx) = self.ctx.as_mut()
         {
             // Every batch that starts idle starts on empty cells: the same requests then get
@@ -147,27 +182,35 @@ impl<'m> Batcher<'m> {
         }
     }
 
-    /// One decode of every live sequence's last token, then one sampled token each.
+    /// One decode of every live sequence's last token (in calls of at most
+    /// [`CPU_DECODE_ROWS`] on the CPU), then one sampled token each.
     fn decode_step(&mut self, live: &[(usize, usize)]) -> Result<(), ModelError> {
         let ctx = self.ctx.as_mut().ok_or_else(|| ModelError::Backend("no llama.cpp context".into()))?;
-        let mut batch = LlamaBatch::new(live.len(), 1);
-        for (j, &(a, s)) in live.iter().enumerate() {
-            let seq = &mut self.active[a].seqs[s];
-            batch.add(seq.last, seq.pos, &[seq.id], true).map_err(|e| backend_error("decode batch", e))?;
-            seq.logits_at = j as i32;
-        }
-        ctx.decode(&mut batch).map_err(|e| backend_error("decode", e))?;
-        self.stats.record(live.len());
-        for &(a, s) in live {
-            let active = &mut self.active[a];
-            let started = active.started;
-            let seq = &mut active.seqs[s];
-            sample(self.engine, ctx, seq, &active.job.request.sampling, &active.job.stream, started)?;
-            if seq.finish.is_some() {
-                ctx.clear_kv_cache_seq(Some(seq.id as u32), None, None)
-                    .map_err(|e| backend_error("kv cache clear", e))?;
+        let rows = if self.engine.gpu_layers() > 0 {
+            live.len()
+        } else {
+            live.len().div_ceil(live.len().div_ceil(CPU_DECODE_ROWS))
+        };
+        let mut batch = LlamaBatch::new(live.len().min(rows), 1);
+        for part in live.chunks(rows) {
+            batch.clear();
+            for (j, &(a, s)) in part.iter().enumerate() {
+                let seq = &mut self.active[a].seqs[s];
+                batch.add(seq.last, seq.pos, &[seq.id], true).map_err(|e| backend_error("decode batch", e))?;
+                seq.logits_at = j as i32;
+            }
+            decode_evicting(ctx, &mut batch, &mut self.cache, &mut self.free, "decode")?;
+            for &(a, s) in part {
+                let active = &mut self.active[a];
+                let started = active.started;
+                let seq = &mut active.seqs[s];
+                sample(self.engine, ctx, seq, &active.job.request.sampling, &active.job.stream, started)?;
+                if seq.finish.is_some() {
+                    retire(ctx, &active.prompt, seq, &mut self.cache, &mut self.free)?;
+                }
             }
         }
+        self.stats.record(live.len());
         Ok(())
     }
 
@@ -212,6 +255,10 @@ impl<'m> Batcher<'m> {
             };
             let n = job.request.n;
             let needed = prompt.len() as u64 + n as u64 * u64::from(job.request.sampling.max_tokens);
+            if let Some(ctx) = self.ctx.as_mut() {
+                // Kept sequences give way; their cells go as decoding needs them.
+                self.cache.free_ids(ctx, &mut self.free, n);
+            }
             let fits = |b: &Self| b.ctx.is_some() && b.free.len() >= n && b.reserved() + needed <= b.cells;
             if !fits(self) {
                 if !self.active.is_empty() {
@@ -267,27 +314,35 @@ impl<'m> Batcher<'m> {
         let limit = self.engine.context_limit();
         let cells = needed.max(FIRST_CELLS.min(limit)).max(self.cells.min(limit));
         self.ctx = None;
+        self.cache.forget(&mut self.free);
         self.ctx = Some(self.engine.context(cells as u32, self.slots as u32)?);
         self.cells = cells;
         self.free = (0..self.slots as i32).rev().collect();
         Ok(())
     }
 
-    /// The longest start of `prompt` that a live sequence holds in its cells: that sequence
-    /// and the number of tokens. The prompt's last token is always left to decode, for its
-    /// logits. The first request with the longest match wins, so a batch that starts idle
-    /// shares the same cells on every run.
-    fn shared_prefix(&self, prompt: &[LlamaToken]) -> Option<(i32, usize)> {
+    /// The longest start of `prompt` that a live or kept sequence holds in its cells: that
+    /// sequence and the number of tokens. The prompt's last token is always left to decode,
+    /// for its logits. The first request with the longest match wins, so a batch that starts
+    /// idle shares the same cells on every run.
+    fn shared_prefix(&mut self, prompt: &[LlamaToken]) -> Option<(i32, usize)> {
+        let limit = prompt.len() - 1;
         let mut best: Option<(i32, usize)> = None;
         for request in &self.active {
             let Some(live) = request.seqs.iter().find(|s| s.finish.is_none()) else { continue };
             let common = request.prompt.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-            let len = common.min(prompt.len() - 1);
+            let len = common.min(limit);
             if len > best.map_or(0, |(_, l)| l) {
                 best = Some((live.id, len));
             }
         }
-        best
+        match self.cache.longest(prompt, limit) {
+            Some((id, len)) if len > best.map_or(0, |(_, l)| l) => {
+                self.cache.touch(id);
+                Some((id, len))
+            }
+            _ => best,
+        }
     }
 
     /// Decodes the prompt once (after what it shares with a request in the batch), shares
@@ -302,7 +357,17 @@ impl<'m> Batcher<'m> {
             let _ = job.reply.send(Err(ModelError::Backend("no llama.cpp context".into())));
             return None;
         };
-        match begin(self.engine, ctx, &job, &prompt, shared, &ids) {
+        let began = Instant::now();
+        let kept = share_prompt(ctx, &prompt, shared, &ids, &mut self.cache, &mut self.free).and_then(|last_index| {
+            let prompt_ms = began.elapsed().as_secs_f64() * 1000.0;
+            let (seqs, started) = first_tokens(self.engine, ctx, &job, &prompt, &ids, last_index)?;
+            // Candidates that ended on their first token are done with their cells.
+            for seq in seqs.iter().filter(|s| s.finish.is_some()) {
+                retire(ctx, &prompt, seq, &mut self.cache, &mut self.free)?;
+            }
+            Ok((prompt_ms, seqs, started))
+        });
+        match kept {
             Ok((prompt_ms, seqs, started)) => {
                 let prompt_cached = shared.map_or(0, |(_, len)| len as u64);
                 Some(Active { job, prompt, prompt_cached, reserved: needed, seqs, prompt_ms, started })
@@ -362,24 +427,58 @@ impl<'m> Batcher<'m> {
             };
             let _ = done.job.reply.send(Err(again));
         }
+        self.cache.forget(&mut self.free);
         if let Some(ctx) = self.ctx.as_mut() {
             ctx.clear_kv_cache();
         }
     }
 }
 
-/// The prompt on `ids[0]` (its first `shared.1` tokens' cells taken from sequence
-/// `shared.0`), its cells shared with the other ids, and every candidate's first token:
-/// (prompt ms, the sequences, when decoding began).
-fn begin(
-    engine: &Engine,
+/// A finished sequence's cells go to the prompt cache (when on: the prompt and every
+/// generated token but the last, which was never decoded), then leave the sequence.
+fn retire(
     ctx: &mut LlamaContext<'_>,
-    job: &GenerateJob,
+    prompt: &[LlamaToken],
+    seq: &Sequence,
+    cache: &mut PromptCache,
+    free: &mut Vec<i32>,
+) -> Result<(), ModelError> {
+    if cache.is_on() {
+        let decoded = seq.generated.len().saturating_sub(1);
+        let tokens = prompt.iter().chain(&seq.generated[..decoded]).copied().collect();
+        cache.keep(ctx, seq.id, tokens, free)?;
+    }
+    ctx.clear_kv_cache_seq(Some(seq.id as u32), None, None).map_err(|e| backend_error("kv cache clear", e))?;
+    Ok(())
+}
+
+/// Decodes `batch`, evicting kept sequences while the context has no cells for it.
+fn decode_evicting(
+    ctx: &mut LlamaContext<'_>,
+    batch: &mut LlamaBatch<'_>,
+    cache: &mut PromptCache,
+    free: &mut Vec<i32>,
+    what: &str,
+) -> Result<(), ModelError> {
+    loop {
+        match ctx.decode(batch) {
+            Err(DecodeError::NoKvCacheSlot) if cache.evict_oldest(ctx, free) => {}
+            done => return done.map_err(|e| backend_error(what, e)),
+        }
+    }
+}
+
+/// The prompt on `ids[0]` (its first `shared.1` tokens' cells taken from sequence
+/// `shared.0`), its cells shared with the other ids; returns the index of the prompt's last
+/// token in the last decoded batch.
+fn share_prompt(
+    ctx: &mut LlamaContext<'_>,
     prompt: &[LlamaToken],
     shared: Option<(i32, usize)>,
     ids: &[i32],
-) -> Result<(f64, Vec<Sequence>, Instant), ModelError> {
-    let started = Instant::now();
+    cache: &mut PromptCache,
+    free: &mut Vec<i32>,
+) -> Result<i32, ModelError> {
     let from = match shared {
         Some((source, len)) => {
             let end = u32::try_from(len).map_err(|e| backend_error("kv cache copy", e))?;
@@ -388,11 +487,23 @@ fn begin(
         }
         None => 0,
     };
-    let last_index = prefill(ctx, prompt, from, ids[0])?;
+    let last_index = prefill(ctx, prompt, from, ids[0], cache, free)?;
     for &id in &ids[1..] {
         ctx.copy_kv_cache_seq(ids[0], id, None, None).map_err(|e| backend_error("kv cache copy", e))?;
     }
-    let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(last_index)
+}
+
+/// A sequence per id over the decoded prompt, each with its first token sampled from the
+/// prompt's logits (at `last_index`): the sequences, and when decoding began.
+fn first_tokens(
+    engine: &Engine,
+    ctx: &mut LlamaContext<'_>,
+    job: &GenerateJob,
+    prompt: &[LlamaToken],
+    ids: &[i32],
+    last_index: i32,
+) -> Result<(Vec<Sequence>, Instant), ModelError> {
     let started = Instant::now();
     let request = &job.request;
     let mut seqs: Vec<Sequence> = ids
@@ -402,6 +513,7 @@ fn begin(
             id,
             index,
             sampler: engine.sampler(&request.sampling, request.candidate_seed(index)),
+            generated: Vec::new(),
             bytes: Vec::new(),
             tokens: 0,
             logprob_sum: 0.0,
@@ -416,17 +528,21 @@ fn begin(
         .collect();
     for seq in &mut seqs {
         sample(engine, ctx, seq, &request.sampling, &job.stream, started)?;
-        if seq.finish.is_some() {
-            ctx.clear_kv_cache_seq(Some(seq.id as u32), None, None).map_err(|e| backend_error("kv cache clear", e))?;
-        }
     }
-    Ok((prompt_ms, seqs, started))
+    Ok((seqs, started))
 }
 
 /// Decodes the prompt from position `from` on sequence `id` (which holds the cells before
 /// it), in chunks of the context's batch size, with logits for its last token only;
 /// returns that token's index in the last chunk.
-fn prefill(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken], from: usize, id: i32) -> Result<i32, ModelError> {
+fn prefill(
+    ctx: &mut LlamaContext<'_>,
+    prompt: &[LlamaToken],
+    from: usize,
+    id: i32,
+    cache: &mut PromptCache,
+    free: &mut Vec<i32>,
+) -> Result<i32, ModelError> {
     let n_batch = ctx.n_batch() as usize;
     let rest = &prompt[from..];
     let mut batch = LlamaBatch::new(n_batch.min(rest.len()).max(1), 1);
@@ -441,7 +557,7 @@ fn prefill(ctx: &mut LlamaContext<'_>, prompt: &[LlamaToken], from: usize, id: i
                 last_index = j as i32;
             }
         }
-        ctx.decode(&mut batch).map_err(|e| backend_error("prompt decode", e))?;
+        decode_evicting(ctx, &mut batch, cache, free, "prompt decode")?;
     }
     Ok(last_index)
 }
@@ -464,6 +580,7 @@ fn sample(
     let logprob = log_prob(logits, token.0 as usize);
     seq.logprob_sum += logprob;
     seq.tokens += 1;
+    seq.generated.push(token);
     seq.last = token;
     seq.pos += 1;
     let eog = vocab.is_eog(token);

@@ -88,4 +88,8 @@ impl Generator for LlamaCppGenerator {
     async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
         self.worker.generate_many(requests, self.sequential).await
     }
+
+    async fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        self.worker.expect_prompts(root, next);
+    }
 }

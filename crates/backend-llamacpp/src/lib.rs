@@ -36,6 +36,7 @@ mod embedder;
 mod engine;
 mod generator;
 mod options;
+mod prompt_cache;
 mod stats;
 mod worker;
 

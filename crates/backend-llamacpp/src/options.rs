@@ -17,6 +17,13 @@ pub struct LlamaCppOptions {
     /// Most sequences decoded together, over all requests in flight (at most 256,
     /// llama.cpp's limit); a request with more candidates runs in groups of this size.
     pub max_sequences: u32,
+    /// Keep finished sequences' KV cells (prompt and generated text) for later prompts that
+    /// start the same way: an explore level's prompts then decode only what follows their
+    /// parent's text, a chat's next turn only the new message. Off, every batch that starts
+    /// idle starts on empty cells, so results never depend on what ran before (a resumed tree
+    /// equals an uninterrupted one); on, llama.cpp's numbers differ slightly between cached
+    /// and decoded cells, so a seeded run is repeatable but a resumed one may take another path.
+    pub prompt_cache: bool,
     /// Longest input of the embedder in tokens (256, as sentence-transformers truncates MiniLM).
     pub embed_max_tokens: u32,
 }
@@ -30,6 +37,7 @@ impl Default for LlamaCppOptions {
             batch_size: 512,
             sequential: false,
             max_sequences: 256,
+            prompt_cache: false,
             embed_max_tokens: 256,
         }
     }

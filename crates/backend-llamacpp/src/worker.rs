@@ -37,6 +37,11 @@ enum Job {
         n_gen: usize,
         reply: oneshot::Sender<Result<(f64, f64), ModelError>>,
     },
+    /// The prompt cache's hint ([`autobranch_core::Generator::expect_prompts`]).
+    Expect {
+        root: Prompt,
+        next: Vec<Prompt>,
+    },
 }
 
 /// Facts about the loaded model, read once at load time.
@@ -90,6 +95,7 @@ fn run<'m>(engine: &'m Engine, batcher: &mut Batcher<'m>, job: Job) {
         Job::RawSpeed { n_prompt, n_gen, reply } => {
             let _ = reply.send(engine.raw_speed(n_prompt, n_gen));
         }
+        Job::Expect { root, next } => batcher.expect(&root, &next),
     }
 }
 
@@ -98,6 +104,7 @@ impl Worker {
     pub fn spawn(path: &Path, options: LlamaCppOptions) -> Result<Self, ModelError> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let slots = options.max_sequences.clamp(1, MAX_SEQUENCES) as usize;
+        let prompt_cache = options.prompt_cache;
         let stats = Arc::new(BatchStats::default());
         let counted = Arc::clone(&stats);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<ModelInfo, ModelError>>();
@@ -120,7 +127,7 @@ impl Worker {
                     gpu_layers: engine.gpu_layers(),
                 };
                 let _ = ready_tx.send(Ok(info));
-                let mut batcher = Batcher::new(&engine, slots, counted);
+                let mut batcher = Batcher::new(&engine, slots, prompt_cache, counted);
                 loop {
                     // Wait for work only when the batch is empty; otherwise take what came in
                     // and decode the next token of everything running.
@@ -203,6 +210,14 @@ impl Worker {
             }
         }
         merged.ok_or_else(|| ModelError::InvalidRequest("n = 0 is out of range; allowed: an integer ≥ 1".into()))
+    }
+
+    /// Passes the prompt cache's hint to the worker, in order with the requests; nothing
+    /// waits for it.
+    pub fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Expect { root: root.clone(), next: next.to_vec() });
+        }
     }
 
     /// Runs several requests in the shared batch at once: all are submitted before any is

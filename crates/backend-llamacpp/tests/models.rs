@@ -86,6 +86,22 @@ async fn greedy_batch_matches_single_sequence() {
     }
 }
 
+/// A step of more sequences than one CPU decode call carries (63) goes in equal calls, each
+/// sampled from its own logits: greedy sequences still equal one decoded alone, and seeded ones
+/// repeat.
+#[tokio::test]
+async fn a_step_of_many_sequences_decodes_in_several_calls_alike() {
+    let _turn = one_at_a_time().await;
+    let prompt = chat("Say hello to Mars.");
+    let single = smol().generate(&request(prompt.clone(), 1, 0.0, 1, 8)).await.unwrap();
+    let many = smol().generate(&request(prompt.clone(), 70, 0.0, 1, 8)).await.unwrap();
+    assert!(texts(&many).iter().all(|t| t == &single.candidates[0].text), "{:?}", texts(&many));
+    let sampled = request(prompt, 70, 0.9, 3, 8);
+    let (a, b) = (smol().generate(&sampled).await.unwrap(), smol().generate(&sampled).await.unwrap());
+    assert_eq!(texts(&a), texts(&b));
+    assert!(texts(&a).iter().collect::<std::collections::HashSet<_>>().len() > 10, "70 seeds, few texts");
+}
+
 /// Requests in one batch whose prompts begin alike decode the common tokens once: a later
 /// request takes them from the first request that holds them, and decodes only the rest.
 #[tokio::test]
@@ -121,6 +137,103 @@ async fn a_batch_decodes_a_shared_prompt_prefix_once() {
     let a: Vec<_> = smol().generate_batch(&sampled).await.into_iter().map(|g| texts(&g.unwrap())).collect();
     let b: Vec<_> = smol().generate_batch(&sampled).await.into_iter().map(|g| texts(&g.unwrap())).collect();
     assert_eq!(a, b);
+}
+
+fn cached_smol(n_ctx: u32, max_sequences: u32) -> LlamaCppGenerator {
+    let options =
+        LlamaCppOptions { n_ctx: Some(n_ctx), max_sequences, prompt_cache: true, ..LlamaCppOptions::default() };
+    LlamaCppGenerator::load(&model("SmolLM2-135M-Instruct.Q4_1.gguf"), options).expect("SmolLM2 loads")
+}
+
+/// With the prompt cache on, a child's prompt (the parent's path and its text) decodes only
+/// what follows the parent's text; the same calls in a fresh generator give the same texts.
+#[tokio::test]
+async fn the_prompt_cache_serves_a_child_its_parents_text() {
+    let question = ChatMessage::new(Role::User, "Give a plot twist for a story about a lighthouse.");
+    let parent = request(Prompt::Chat(vec![question.clone()]), 2, 0.8, 7, 24);
+    let child_of = |text: &str| {
+        let path = vec![
+            question.clone(),
+            ChatMessage::new(Role::Assistant, text),
+            ChatMessage::new(Role::User, "Continue the story."),
+        ];
+        request(Prompt::Chat(path), 2, 0.8, 8, 24)
+    };
+    let run = || async {
+        let g = cached_smol(2048, 16);
+        let first = g.generate(&parent).await.unwrap();
+        let children =
+            g.generate_batch(&[child_of(&first.candidates[0].text), child_of(&first.candidates[1].text)]).await;
+        let children: Vec<_> = children.into_iter().map(Result::unwrap).collect();
+        (first, children)
+    };
+    let (first, children) = run().await;
+    assert_eq!(first.timings.prompt_cached, 0, "nothing is cached before the first request");
+    for (parent_candidate, child) in first.candidates.iter().zip(&children) {
+        // The parent's prompt and every token of its text but the last decoded (a token or two
+        // may re-tokenise differently where the text meets the template).
+        let held = first.timings.prompt_tokens + u64::from(parent_candidate.tokens) - 1;
+        let cached = child.timings.prompt_cached;
+        assert!(cached + 2 >= held && cached < child.timings.prompt_tokens, "cached {cached}, held {held}");
+    }
+    let (again, children_again) = run().await;
+    assert_eq!(texts(&again), texts(&first));
+    let texts_of = |c: &[autobranch_core::model::Generation]| c.iter().map(texts).collect::<Vec<_>>();
+    assert_eq!(texts_of(&children_again), texts_of(&children), "same calls, same texts");
+}
+
+/// The explorer's hint drops kept sequences under its root that no queued prompt continues
+/// (a pruned sibling), and leaves the rest: the queued path, and prompts under another root.
+#[tokio::test]
+async fn the_prompt_cache_drops_what_the_hint_does_not_serve() {
+    let g = cached_smol(2048, 16);
+    let root = chat("Give a plot twist for a story about a lighthouse.");
+    let parent = g.generate(&request(root.clone(), 2, 0.8, 7, 24)).await.unwrap();
+    let other = request(chat("List three colours."), 1, 0.8, 1, 8);
+    g.generate(&other).await.unwrap();
+    let Prompt::Chat(question) = &root else { unreachable!() };
+    let child_of = |text: &str| {
+        let mut path = question.clone();
+        path.push(ChatMessage::new(Role::Assistant, text));
+        path.push(ChatMessage::new(Role::User, "Continue the story."));
+        request(Prompt::Chat(path), 1, 0.8, 8, 8)
+    };
+    let (kept, pruned) = (child_of(&parent.candidates[0].text), child_of(&parent.candidates[1].text));
+    assert_ne!(kept.prompt, pruned.prompt, "two different candidates");
+    g.expect_prompts(&root, std::slice::from_ref(&kept.prompt)).await;
+    let cached = |g: &autobranch_core::model::Generation| (g.timings.prompt_cached, g.timings.prompt_tokens);
+    let (hit, total) = cached(&g.generate(&kept).await.unwrap());
+    assert!(hit + 2 >= parent.timings.prompt_tokens + u64::from(parent.candidates[0].tokens) - 1, "{hit} of {total}");
+    // Its own kept cells would give it the parent's prompt and all its text but a token or two.
+    let (hit, _) = cached(&g.generate(&pruned).await.unwrap());
+    let held = parent.timings.prompt_tokens + u64::from(parent.candidates[1].tokens) - 1;
+    assert!(hit + 3 < held, "the pruned sibling's cells are gone: {hit} cached of the {held} it held");
+    let (hit, total) = cached(&g.generate(&other).await.unwrap());
+    assert_eq!(hit, total - 1, "another root's prompt stays");
+}
+
+/// A context too small for everything kept evicts the least recently used sequences: every
+/// request still succeeds, the newest prompts stay cached, the oldest go. Sequence ids run out
+/// first with few of them, and give way the same way.
+#[tokio::test]
+async fn the_prompt_cache_evicts_the_least_recently_used_when_full() {
+    for (n_ctx, max_sequences) in [(384, 64), (4096, 6)] {
+        let g = cached_smol(n_ctx, max_sequences);
+        let asks: Vec<_> = (0..10)
+            .map(|i| request(chat(&format!("Story {i}: name a colour and a reason to like it.")), 2, 0.8, i, 32))
+            .collect();
+        for ask in &asks {
+            g.generate(ask).await.unwrap_or_else(|e| panic!("ctx {n_ctx}, {max_sequences} ids: {e}"));
+        }
+        let newest = g.generate(&asks[9]).await.unwrap();
+        assert_eq!(newest.timings.prompt_cached, newest.timings.prompt_tokens - 1, "ctx {n_ctx}: the newest stays");
+        let mut lost = 0;
+        for ask in &asks[..4] {
+            let again = g.generate(ask).await.unwrap();
+            lost += usize::from(again.timings.prompt_cached < again.timings.prompt_tokens - 1);
+        }
+        assert!(lost > 0, "ctx {n_ctx}, {max_sequences} ids: the oldest prompts were evicted");
+    }
 }
 
 #[tokio::test]

@@ -33,6 +33,12 @@ pub struct GeneratorArgs {
     /// CPU, 999 is all (generator.gpu_layers) [default: all when a GPU is found].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=999))]
     pub gpu_layers: Option<u32>,
+    /// Keep finished sequences' KV cells for later prompts that start the same way: an explore
+    /// level decodes only what follows each parent's text, a chat's next turn only the new
+    /// message (llamacpp; generator.prompt_cache). A seeded request's answer may then depend on
+    /// what ran before it, and a resumed tree differ from an uninterrupted one [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub prompt_cache: Option<bool>,
 }
 
 /// Which embedder runs.

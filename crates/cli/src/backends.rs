@@ -147,6 +147,8 @@ pub struct Choice<'a> {
     pub threads: Option<u32>,
     pub ctx_size: Option<u32>,
     pub gpu_layers: Option<u32>,
+    /// Whether llama.cpp keeps finished sequences' cells (off when `None`).
+    pub prompt_cache: Option<bool>,
     /// The role, for messages: "generator" or "embedding" (the section's name).
     role: &'static str,
 }
@@ -171,6 +173,7 @@ impl<'a> Choice<'a> {
             threads: config.and_then(|c| c.threads),
             ctx_size: config.and_then(|c| c.ctx_size),
             gpu_layers: config.and_then(|c| c.gpu_layers),
+            prompt_cache: config.and_then(|c| c.prompt_cache),
             role: "embedding",
         }
     }
@@ -183,6 +186,7 @@ impl<'a> Choice<'a> {
         choice.threads = args.threads.or(choice.threads);
         choice.ctx_size = args.ctx_size.or(choice.ctx_size);
         choice.gpu_layers = args.gpu_layers.or(choice.gpu_layers);
+        choice.prompt_cache = args.prompt_cache.or(choice.prompt_cache);
         choice.role = "generator";
         choice
     }
@@ -210,6 +214,7 @@ impl<'a> Choice<'a> {
             ("threads", self.threads.is_some()),
             ("gpu_layers", self.gpu_layers.is_some()),
             ("ctx_size", self.ctx_size.is_some() && !takes_ctx_size),
+            ("prompt_cache", self.prompt_cache.is_some()),
         ];
         match given.iter().find(|(_, set)| *set) {
             None => Ok(()),
@@ -234,6 +239,7 @@ fn llamacpp_options(choice: &Choice<'_>) -> autobranch_llamacpp::LlamaCppOptions
     options.threads = choice.threads.map(|t| t as i32);
     options.n_ctx = choice.ctx_size;
     options.gpu_layers = choice.gpu_layers;
+    options.prompt_cache = choice.prompt_cache.unwrap_or(false);
     options
 }
 

@@ -219,6 +219,37 @@ fn explore_writes_a_tree_and_resumes_after_a_kill() {
     assert!(shares > one && one > 0.0, "shares {shares}, first {one}");
 }
 
+/// `--prompt-cache` keeps each node's cells for its children: the tree computes a smaller
+/// share of its prompt tokens, says so in its stats, and the same seed gives the same tree.
+#[test]
+fn explore_with_the_prompt_cache_computes_less_and_repeats() {
+    let base =
+        ["explore", PROMPT, "--n", "3", "--depth", "2", "--k", "2", "--max-tokens", "24", "--seed", "9", "--json"];
+    let computed_share = |tree: &Value| {
+        let total = tree["stats"]["prompt_tokens"].as_f64().unwrap();
+        (total - tree["stats"]["prompt_tokens_cached"].as_f64().unwrap()) / total
+    };
+    let plain = json(&autobranch(&base));
+    let mut cached_args = base.to_vec();
+    cached_args.push("--prompt-cache");
+    let cached = json(&autobranch(&cached_args));
+    assert!(
+        computed_share(&cached) < computed_share(&plain) * 0.8,
+        "computed {} with the cache, {} without",
+        computed_share(&cached),
+        computed_share(&plain)
+    );
+    assert_eq!(cached["config"]["generator"]["prompt_cache"], true, "the tree records it");
+    assert_eq!(comparable(&json(&autobranch(&cached_args))), comparable(&cached), "same seed, same tree");
+    cached_args.pop();
+    cached_args.push("--prompt-cache=false");
+    assert_eq!(comparable(&json(&autobranch(&cached_args)))["nodes"], comparable(&plain)["nodes"]);
+    // Only llama.cpp has one.
+    let burn = autobranch(&["explore", PROMPT, "--generator", "burn", "--prompt-cache", "--depth", "1"]);
+    assert_eq!(burn.status.code(), Some(2), "{}", stderr(&burn));
+    assert!(stderr(&burn).contains("--prompt-cache / generator.prompt_cache applies to the llamacpp backend"));
+}
+
 /// The default tree shows the pipeline at work: more children than the beam keeps, and
 /// the reason for every pruned node, in the text view and in the JSON.
 #[test]

@@ -251,6 +251,30 @@ pub struct ModelConfig {
     /// Layers offloaded to the GPU (`type: llamacpp`; default: all when a GPU is found).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_layers: Option<u32>,
+    /// Keep finished sequences' KV cells for later prompts that start the same way
+    /// (`type: llamacpp` generator; default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache: Option<bool>,
+}
+
+impl ModelConfig {
+    /// A section for `backend` with every setting at its default.
+    pub fn new(backend: &str) -> Self {
+        Self {
+            backend: backend.to_owned(),
+            model: None,
+            host: None,
+            batch_size: None,
+            device: None,
+            base_url: None,
+            api_key_env: None,
+            concurrency: None,
+            threads: None,
+            ctx_size: None,
+            gpu_layers: None,
+            prompt_cache: None,
+        }
+    }
 }
 
 /// Tree exploration settings (SPEC §11).
@@ -403,7 +427,8 @@ pub const SCHEMA: [(&str, &[&str]); 10] = [
     ("novelty", &["type", "threshold", "lambda_param"]),
     ("entropy", &["type", "min_entropy", "k_max", "delta_epsilon", "random_seed"]),
     ("budget", &["max_nodes", "max_tokens", "max_ms", "mode"]),
-    ("embedding", &MODEL_KEYS),
+    // Every model key but the last, the generator's own prompt_cache.
+    ("embedding", MODEL_KEYS.split_at(MODEL_KEYS.len() - 1).0),
     ("generator", &MODEL_KEYS),
     (
         "generation",
@@ -433,7 +458,8 @@ pub const MAX_THREADS: u32 = 1024;
 /// Most GPU layers a model section may ask for (a GGUF has at most 512; more means "all").
 pub const MAX_GPU_LAYERS: u32 = 999;
 
-const MODEL_KEYS: [&str; 11] = [
+/// A model section's keys; `prompt_cache` (last) is the generator's alone.
+const MODEL_KEYS: [&str; 12] = [
     "type",
     "model",
     "host",
@@ -445,6 +471,7 @@ const MODEL_KEYS: [&str; 11] = [
     "threads",
     "ctx_size",
     "gpu_layers",
+    "prompt_cache",
 ];
 
 fn keys_of(section: &str) -> &'static [&'static str] {
@@ -785,6 +812,14 @@ fn string<'a>(map: &'a Map<String, Value>, section: &str, key: &str) -> Result<O
     }
 }
 
+fn boolean(map: &Map<String, Value>, section: &str, key: &str) -> Result<Option<bool>, ConfigError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(wrong_type(&key_path(section, key), "true or false", other)),
+    }
+}
+
 fn type_name<'a>(
     map: &'a Map<String, Value>,
     section: &str,
@@ -892,7 +927,7 @@ fn budget_config(m: &Map<String, Value>) -> Result<BudgetConfig, ConfigError> {
 }
 
 fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelConfig>, ConfigError> {
-    check_keys(section, m, &MODEL_KEYS)?;
+    check_keys(section, m, keys_of(section))?;
     let Some(backend) = type_name(m, section, &BACKENDS)? else {
         return Err(ConfigError::WrongType {
             key: key_path(section, "type"),
@@ -921,6 +956,7 @@ fn model_config(section: &str, m: &Map<String, Value>) -> Result<Option<ModelCon
         threads: u32_in(m, section, "threads", 1, MAX_THREADS)?,
         ctx_size: u32_at_least(m, section, "ctx_size", 1)?,
         gpu_layers: u32_in(m, section, "gpu_layers", 0, MAX_GPU_LAYERS)?,
+        prompt_cache: boolean(m, section, "prompt_cache")?,
     }))
 }
 
@@ -1011,6 +1047,7 @@ impl Config {
                 ("threads", m.threads.map(Value::from)),
                 ("ctx_size", m.ctx_size.map(Value::from)),
                 ("gpu_layers", m.gpu_layers.map(Value::from)),
+                ("prompt_cache", m.prompt_cache.map(Value::from)),
             ];
             for (key, value) in fields {
                 if let Some(value) = value {

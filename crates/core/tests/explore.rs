@@ -355,11 +355,13 @@ async fn an_expansion_counter_that_cannot_give_seeds_is_an_error() {
     assert!(g.requests.lock().unwrap().is_empty(), "nothing was generated");
 }
 
-/// Counts generator calls: (requests per call) in call order.
+/// Counts generator calls: (requests per call) in call order; and records each prompt-cache
+/// hint: (root, next).
 #[derive(Default)]
 struct Counting {
     inner: WordGenerator,
     calls: std::sync::Mutex<Vec<usize>>,
+    hints: std::sync::Mutex<Vec<(Prompt, Vec<Prompt>)>>,
 }
 
 #[async_trait::async_trait]
@@ -384,6 +386,41 @@ impl autobranch_core::Generator for Counting {
             out.push(self.inner.generate(r).await);
         }
         out
+    }
+    async fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        self.hints.lock().unwrap().push((root.clone(), next.to_vec()));
+    }
+}
+
+/// After each expansion the generator hears which prompts come next (the queue's paths, all
+/// under the root's prompt); the last hint, with nothing queued, lets the whole tree go.
+#[tokio::test]
+async fn each_expansion_tells_the_generator_the_queued_prompts() {
+    for mode in [ExpandMode::Level, ExpandMode::Node] {
+        let mut cfg = config(3, 3);
+        cfg.explore.expand = mode;
+        let (g, e) = (Counting::default(), HashEmbedder::default());
+        let mut x = Explorer::new(&g, Some(&e), cfg);
+        let mut state = x.start("Tell a story");
+        let mut requests_seen = 0;
+        while x.expand_next(&mut state).await.unwrap() {
+            let hints = g.hints.lock().unwrap();
+            let (root, next) = hints.last().unwrap();
+            assert_eq!(hints.len(), g.calls.lock().unwrap().len(), "{mode:?}: one hint per call");
+            let Prompt::Chat(root) = root else { panic!("a chat root") };
+            assert_eq!(root.last().unwrap().content, "Tell a story");
+            assert_eq!(next.len(), state.queue.len());
+            // Each queued node's prompt is its request's: root messages, then its path.
+            for (p, &i) in next.iter().zip(&state.queue) {
+                let Prompt::Chat(messages) = p else { panic!("a chat prompt") };
+                assert_eq!(messages[..root.len()], root[..]);
+                assert_eq!(messages.len(), root.len() + 2 * state.nodes[i].depth);
+            }
+            requests_seen += 1;
+        }
+        assert!(requests_seen > 1);
+        let hints = g.hints.lock().unwrap();
+        assert!(hints.last().unwrap().1.is_empty(), "{mode:?}: the finished tree keeps nothing");
     }
 }
 

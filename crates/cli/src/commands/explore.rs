@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use autobranch_core::config::ExpandMode;
+use autobranch_core::config::{ExpandMode, ModelConfig};
 use autobranch_core::entropy::EntropyReason;
 use autobranch_core::explore::{
     EntropyRecord, Exploration, ExploreError, Explorer, Node, NodeStatus, Pruning, StopReason,
@@ -282,6 +282,16 @@ pub async fn run(args: ExploreArgs) -> Result<(), Failure> {
         (None, Some(s)) => s.prompt().to_owned(),
         (None, None) => return Err(Failure::BadInput(anyhow!("give a PROMPT, or --resume FILE"))),
     };
+    if let Some(on) = args.generator.prompt_cache {
+        // It decides the tree, so the tree's configuration records it: a rerun from tree.json
+        // or a resume decodes the same way (and a resume with the other setting is refused).
+        let backend = args.generator.generator.as_deref().unwrap_or("llamacpp");
+        match &mut config.generator {
+            Some(section) if section.backend == backend => section.prompt_cache = Some(on),
+            Some(_) => {}
+            None => config.generator = Some(ModelConfig { prompt_cache: Some(on), ..ModelConfig::new(backend) }),
+        }
+    }
     let generator =
         backends::generator(&Choice::generator(&args.generator, config.generator.as_ref()), false, config.explore.n)?;
     let embedder = backends::embedder_if_needed(&config, &args.embedder).await?;

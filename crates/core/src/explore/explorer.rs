@@ -253,6 +253,7 @@ impl<'a> Explorer<'a> {
         let tokens: Vec<u64> =
             generations.iter().map(|g| g.as_ref().map_or(0, crate::model::Generation::generated_tokens)).collect();
         let total: u64 = tokens.iter().sum();
+        let mut going = true;
         for ((plan, generation), t) in plans.into_iter().zip(generations).zip(tokens) {
             let generation =
                 generation.map_err(|source| ExploreError::Generation { node: plan.parent_id.clone(), source })?;
@@ -261,10 +262,14 @@ impl<'a> Explorer<'a> {
                 total => (elapsed_ms as u128 * u128::from(t) / u128::from(total)) as u64,
             };
             if !self.record(state, plan, generation, ms).await? {
-                return Ok(false);
+                going = false;
+                break;
             }
         }
-        Ok(true)
+        // A prompt cache keeps the queued nodes' paths and may let the pruned ones go.
+        let next: Vec<Prompt> = state.queue.iter().map(|&i| self.prompt_for(state, i)).collect();
+        self.generator.expect_prompts(&self.prompt_for(state, 0), &next).await;
+        Ok(going)
     }
 
     /// Whether the budget admits `count` more expansions (estimated from the ones so far).

@@ -285,6 +285,14 @@ pub trait Generator: Send + Sync {
         }
         out
     }
+
+    /// A hint: the caller's next requests begin with the `next` prompts, and all of its
+    /// requests, earlier ones included, begin with `root`. A generator that keeps a prompt
+    /// cache (llama.cpp's) may drop what it holds under `root` that begins none of `next`;
+    /// an explore tree sends it after each expansion, with its queue. The default ignores it.
+    async fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        let _ = (root, next);
+    }
 }
 
 /// `Generator` for the smart pointers, every method forwarded (the defaults included, so a
@@ -312,6 +320,9 @@ macro_rules! forward_generator {
             }
             async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
                 (**self).generate_batch(requests).await
+            }
+            async fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+                (**self).expect_prompts(root, next).await
             }
         }
     )*};

@@ -131,12 +131,14 @@ impl Spec {
     }
 
     /// The generator; `sequential` decodes one candidate at a time on local backends and
-    /// sends one request per candidate (fan-out instead of native `n`) to an OpenAI server.
-    fn generator(&self, sequential: bool, n: usize) -> Result<Box<dyn Generator>, Failure> {
+    /// sends one request per candidate (fan-out instead of native `n`) to an OpenAI server;
+    /// `prompt_cache` keeps llama.cpp's finished sequences for later prompts.
+    fn generator(&self, sequential: bool, n: usize, prompt_cache: bool) -> Result<Box<dyn Generator>, Failure> {
         let args = GeneratorArgs {
             generator: Some(self.name.clone()),
             model: self.model.clone(),
             device: self.device.clone(),
+            prompt_cache: prompt_cache.then_some(true),
             ..GeneratorArgs::default()
         };
         #[cfg(feature = "openai")]
@@ -342,8 +344,8 @@ async fn bench_generate(specs: &[Spec], reps: usize, quick: bool) -> Result<Valu
                 "(openai: the sequential column is fan-out, one concurrent request per candidate, against native n)"
             );
         }
-        let batched = spec.generator(false, 16)?;
-        let sequential = spec.generator(true, 1)?;
+        let batched = spec.generator(false, 16, false)?;
+        let sequential = spec.generator(true, 1, false)?;
         for &n in ns {
             let request = &branch_request(n, tokens);
             let (b, b_lo, b_hi, g) = time_generation(batched.as_ref(), request, reps).await?;
@@ -395,6 +397,10 @@ impl Generator for TimedGenerator<'_> {
         self.add(started);
         out
     }
+
+    async fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        self.inner.expect_prompts(root, next).await;
+    }
 }
 
 impl TimedGenerator<'_> {
@@ -421,7 +427,11 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
         "\n## Explore (depth {depth}, n {n}, beam 3, {tokens} tokens per node; embedder {})\n",
         embedder_spec.label()
     );
-    println!("node: one node per generator call; level: every queued node of a depth in one batch.\n");
+    println!(
+        "node: one node per generator call; level: every queued node of a depth in one batch; + prompt cache: \
+         llama.cpp keeps each finished sequence's cells, so a child's prompt decodes only what follows its \
+         parent's text.\n"
+    );
     println!(
         "| generator | mode | tree | generation | embedding + selection | nodes | generator calls | prompt tokens | \
          computed |"
@@ -429,16 +439,22 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
     for spec in generators {
-        let generator = spec.generator(false, n)?;
-        for mode in [ExpandMode::Node, ExpandMode::Level] {
+        let plain = spec.generator(false, n, false)?;
+        let cached = if spec.name == "llamacpp" { Some(spec.generator(false, n, true)?) } else { None };
+        let mut runs = vec![(ExpandMode::Node, plain.as_ref(), "node"), (ExpandMode::Level, plain.as_ref(), "level")];
+        if let Some(cached) = &cached {
+            runs.push((ExpandMode::Level, cached.as_ref(), "level + prompt cache"));
+        }
+        for (mode, generator, label) in runs {
             let mut config = Config { beam_k: 3, ..Config::default() };
             config.explore.n = n;
             config.explore.max_depth = depth;
             config.explore.expand = mode;
             config.generation.max_tokens = tokens;
-            let timed =
-                TimedGenerator { inner: generator.as_ref(), spent: Mutex::new(Vec::new()), calls: Mutex::new(0) };
+            let timed = TimedGenerator { inner: generator, spent: Mutex::new(Vec::new()), calls: Mutex::new(0) };
             let (g, e, config) = (&timed, embedder.as_ref(), &config);
+            // A tree's last expansion leaves an empty queue, which empties the prompt cache of
+            // that tree: every run starts alike.
             let (med, lo, hi, state) = timed_async(reps, || async move {
                 g.spent.lock().map_err(|_| Failure::Runtime(anyhow!("timer poisoned")))?.push(0.0);
                 let mut explorer = Explorer::new(g, Some(e), config.clone());
@@ -460,11 +476,12 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
                 "| {} | {} | {med:.2} s ({lo:.2}–{hi:.2}) | {gen_s:.2} s | {rest_s:.2} s | {} | {calls} | {prompt} | \
                  {computed} |",
                 spec.label(),
-                mode.name(),
+                label,
                 state.nodes.len()
             );
             rows.push(json!({
-                "generator": spec.label(), "embedder": embedder_spec.label(), "mode": mode.name(), "n": n,
+                "generator": spec.label(), "embedder": embedder_spec.label(), "mode": mode.name(),
+                "prompt_cache": label != mode.name(), "n": n,
                 "depth": depth, "beam": 3, "tree_s": med, "tree_min_s": lo, "tree_max_s": hi, "generation_s": gen_s,
                 "embedding_and_selection_s": rest_s, "nodes": state.nodes.len(), "generator_calls": calls,
                 "prompt_tokens": prompt, "prompt_tokens_computed": computed,
