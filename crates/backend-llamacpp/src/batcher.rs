@@ -36,7 +36,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Engine, backend_error};
-use crate::prompt_cache::PromptCache;
+use crate::prompt_cache::{PromptCache, common_start};
 use crate::stats::BatchStats;
 
 /// KV cells of the first context, when the model's context is longer: a few requests' worth
@@ -330,8 +330,7 @@ impl<'m> Batcher<'m> {
         let mut best: Option<(i32, usize)> = None;
         for request in &self.active {
             let Some(live) = request.seqs.iter().find(|s| s.finish.is_none()) else { continue };
-            let common = request.prompt.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-            let len = common.min(limit);
+            let len = common_start(&request.prompt, prompt).min(limit);
             if len > best.map_or(0, |(_, l)| l) {
                 best = Some((live.id, len));
             }

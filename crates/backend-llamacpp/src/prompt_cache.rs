@@ -14,6 +14,11 @@ use llama_cpp_2::token::LlamaToken;
 use crate::engine::backend_error;
 use autobranch_core::model::ModelError;
 
+/// How many leading tokens `a` and `b` share.
+pub fn common_start(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// A sequence kept for its cells.
 struct Entry {
     /// The llama.cpp sequence id that holds the cells.
@@ -70,7 +75,7 @@ impl PromptCache {
     pub fn longest(&self, prompt: &[LlamaToken], limit: usize) -> Option<(i32, usize)> {
         let mut best: Option<(i32, usize)> = None;
         for entry in &self.entries {
-            let common = entry.tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count().min(limit);
+            let common = common_start(&entry.tokens, prompt).min(limit);
             if common > best.map_or(0, |(_, l)| l) {
                 best = Some((entry.id, common));
             }
