@@ -22,6 +22,44 @@ fn skylakex() -> bool {
     })
 }
 
+/// Whether this CPU has AVX2 and fused multiply-add (every x86-64 CPU of the last decade;
+/// checked once). Without them `f64::mul_add` is a call into libm per element, which made the
+/// dot products most of a step's time; with them it is one instruction.
+pub(crate) fn has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FMA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FMA.get_or_init(|| std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// A kernel compiled twice: for AVX2 with fused multiply-add, chosen where [`has_fma`], and
+/// for the baseline. A fused multiply-add rounds once either way, so both give the same bits.
+macro_rules! fused_kernel {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        $(#[$doc])*
+        $vis fn $name($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn kernel($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn fast($($arg: $ty),*) -> $ret {
+                    kernel($($arg),*)
+                }
+                if $crate::compat::blas::has_fma() {
+                    // SAFETY: `has_fma` found both features on this CPU.
+                    return unsafe { fast($($arg),*) };
+                }
+            }
+            kernel($($arg),*)
+        }
+    };
+}
+pub(crate) use fused_kernel;
+
 /// `np.dot(a, b)` for two vectors of one length: OpenBLAS's `ddot` on this CPU's kernel.
 /// - Haswell/Zen: sixteen fused multiply-add lanes over the largest multiple of 16 elements,
 ///   folded as the four registers fold (high half onto low, 4+5, 6+7, their sum, across),
@@ -31,40 +69,47 @@ fn skylakex() -> bool {
 ///   multiply-add at a time (read on an AVX-512 Xeon; the lanes' reduction of long vectors
 ///   is a best reading of the kernel).
 pub fn ddot(a: &[f64], b: &[f64]) -> f64 {
-    if skylakex() {
-        return ddot_skylakex(a, b);
-    }
-    let body = a.len() & !15;
-    let mut dot = 0.0;
-    if body > 0 {
-        let mut lanes = [0.0f64; 16];
-        for (i, (x, y)) in a[..body].iter().zip(&b[..body]).enumerate() {
-            lanes[i % 16] = x.mul_add(*y, lanes[i % 16]);
-        }
-        let half = |r: usize| [lanes[4 * r] + lanes[4 * r + 2], lanes[4 * r + 1] + lanes[4 * r + 3]];
-        let (r4, r5, r6, r7) = (half(0), half(1), half(2), half(3));
-        let r45 = [r4[0] + r5[0], r4[1] + r5[1]];
-        let r67 = [r6[0] + r7[0], r6[1] + r7[1]];
-        dot = (r45[0] + r67[0]) + (r45[1] + r67[1]);
-    }
-    a[body..].iter().zip(&b[body..]).fold(dot, |acc, (x, y)| acc + x * y)
+    if skylakex() { ddot_skylakex(a, b) } else { ddot_haswell(a, b) }
 }
 
-fn ddot_skylakex(a: &[f64], b: &[f64]) -> f64 {
-    let blocks = a.len() / 32 * 32;
-    let mut dot = 0.0;
-    if blocks > 0 {
-        let mut acc = [0.0f64; 32];
-        for (x, y) in a[..blocks].chunks_exact(32).zip(b[..blocks].chunks_exact(32)) {
-            for l in 0..32 {
-                acc[l] = x[l].mul_add(y[l], acc[l]);
+fused_kernel! {
+    fn ddot_haswell(a: &[f64], b: &[f64]) -> f64 {
+        let body = a.len() & !15;
+        let mut dot = 0.0;
+        if body > 0 {
+            let mut lanes = [0.0f64; 16];
+            for (x, y) in a[..body].chunks_exact(16).zip(b[..body].chunks_exact(16)) {
+                for l in 0..16 {
+                    lanes[l] = x[l].mul_add(y[l], lanes[l]);
+                }
             }
+            let half = |r: usize| [lanes[4 * r] + lanes[4 * r + 2], lanes[4 * r + 1] + lanes[4 * r + 3]];
+            let (r4, r5, r6, r7) = (half(0), half(1), half(2), half(3));
+            let r45 = [r4[0] + r5[0], r4[1] + r5[1]];
+            let r67 = [r6[0] + r7[0], r6[1] + r7[1]];
+            dot = (r45[0] + r67[0]) + (r45[1] + r67[1]);
         }
-        let v: Vec<f64> = (0..8).map(|l| ((acc[l] + acc[l + 8]) + acc[l + 16]) + acc[l + 24]).collect();
-        let h: Vec<f64> = (0..4).map(|l| v[l] + v[l + 4]).collect();
-        dot = (h[0] + h[1]) + (h[2] + h[3]);
+        a[body..].iter().zip(&b[body..]).fold(dot, |acc, (x, y)| acc + x * y)
     }
-    a[blocks..].iter().zip(&b[blocks..]).fold(dot, |acc, (x, y)| x.mul_add(*y, acc))
+}
+
+fused_kernel! {
+    fn ddot_skylakex(a: &[f64], b: &[f64]) -> f64 {
+        let blocks = a.len() / 32 * 32;
+        let mut dot = 0.0;
+        if blocks > 0 {
+            let mut acc = [0.0f64; 32];
+            for (x, y) in a[..blocks].chunks_exact(32).zip(b[..blocks].chunks_exact(32)) {
+                for l in 0..32 {
+                    acc[l] = x[l].mul_add(y[l], acc[l]);
+                }
+            }
+            let v: [f64; 8] = std::array::from_fn(|l| ((acc[l] + acc[l + 8]) + acc[l + 16]) + acc[l + 24]);
+            let h: [f64; 4] = std::array::from_fn(|l| v[l] + v[l + 4]);
+            dot = (h[0] + h[1]) + (h[2] + h[3]);
+        }
+        a[blocks..].iter().zip(&b[blocks..]).fold(dot, |acc, (x, y)| x.mul_add(*y, acc))
+    }
 }
 
 /// `v @ ones` (unit sample weights): [`ddot`] with exact products.

@@ -19,11 +19,11 @@ pub fn shannon_entropy(embeddings: &Bound<'_, PyAny>, k: usize, seed: u32) -> Py
             "Found array with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required by KMeans."
         )));
     }
-    let values = (0..n).flat_map(|i| points.row(i).iter().copied());
-    if values.clone().any(f64::is_nan) {
+    let any = |test: fn(f64) -> bool| (0..n).any(|i| points.row(i).iter().any(|&v| test(v)));
+    if any(f64::is_nan) {
         return Err(PyValueError::new_err("Input X contains NaN."));
     }
-    if values.clone().any(f64::is_infinite) {
+    if any(f64::is_infinite) {
         return Err(PyValueError::new_err("Input X contains infinity or a value too large for dtype('float64')."));
     }
     if k > n {

@@ -45,10 +45,34 @@ pub fn fit(points: &Matrix, k: usize, seed: u32, n_init: usize) -> Vec<usize> {
     best.map(|(labels, _)| labels).unwrap_or_default()
 }
 
-/// A dot product as BLAS's GEMM kernels accumulate one output: along the vectors, one fused
-/// multiply-add at a time (the k-means distances are GEMM products in scikit-learn).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).fold(0.0, |acc, (x, y)| x.mul_add(*y, acc))
+blas::fused_kernel! {
+    /// A dot product as BLAS's GEMM kernels accumulate one output: along the vectors, one
+    /// fused multiply-add at a time (the k-means distances are GEMM products in scikit-learn).
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).fold(0.0, |acc, (x, y)| x.mul_add(*y, acc))
+    }
+}
+
+blas::fused_kernel! {
+    /// `x · c` into `out` for every row `c` of `centres`, each summed as [`dot`] sums it;
+    /// four rows' chains run side by side, so one chain's additions wait less on the last.
+    fn dots(x: &[f64], centres: &Matrix, out: &mut [f64]) -> () {
+        let k = centres.rows();
+        let fours = k & !3;
+        for j in (0..fours).step_by(4) {
+            let rows = [centres.row(j), centres.row(j + 1), centres.row(j + 2), centres.row(j + 3)];
+            let mut acc = [0.0f64; 4];
+            for (f, &xf) in x.iter().enumerate() {
+                for l in 0..4 {
+                    acc[l] = xf.mul_add(rows[l][f], acc[l]);
+                }
+            }
+            out[j..j + 4].copy_from_slice(&acc);
+        }
+        for (o, j) in out[fours..k].iter_mut().zip(fours..) {
+            *o = dot(x, centres.row(j));
+        }
+    }
 }
 
 /// numpy's legacy `RandomState`: MT19937 seeded by `init_genrand`, 53-bit doubles.
@@ -162,8 +186,10 @@ fn plus_plus(pairs: &mut PointDistances<'_>, k: usize, rng: &mut RandomState) ->
 fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
     let k = centres.rows();
     let centre_norms: Vec<f64> = (0..k).map(|j| blas::row_norm_sq(centres.row(j))).collect();
+    let mut products = vec![0.0; k];
     for (i, label) in labels.iter_mut().enumerate() {
-        let distance = |j: usize| -2.0 * dot(x.row(i), centres.row(j)) + centre_norms[j];
+        dots(x.row(i), centres, &mut products);
+        let distance = |j: usize| -2.0 * products[j] + centre_norms[j];
         let (mut best, mut best_j) = (distance(0), 0);
         for j in 1..k {
             let dj = distance(j);
