@@ -56,7 +56,7 @@ blas::fused_kernel! {
 blas::fused_kernel! {
     /// `x · c` into `out` for every row `c` of `centres`, each summed as [`dot`] sums it;
     /// four rows' chains run side by side, so one chain's additions wait less on the last.
-    fn dots(x: &[f64], centres: &Matrix, out: &mut [f64]) -> () {
+    fn dots(x: &[f64], centres: &Matrix, out: &mut [f64]) {
         let k = centres.rows();
         let fours = k & !3;
         for j in (0..fours).step_by(4) {
