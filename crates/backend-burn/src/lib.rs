@@ -38,4 +38,4 @@ pub use embedder::{BurnEmbedder, BurnEmbedderOptions};
 pub use encoder::config::{Activation, Arch, EncoderConfig, Pooling};
 pub use error::LoadError;
 pub use llama::config::{ARCHITECTURES, LlamaConfig};
-pub use llama::generator::{BurnGenerator, BurnGeneratorOptions};
+pub use llama::generator::{BurnGenerator, BurnGeneratorOptions, DEFAULT_MAX_SEQUENCES};

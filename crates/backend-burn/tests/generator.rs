@@ -265,3 +265,74 @@ async fn every_forward_pass_reads_the_device_once() {
         }
     }
 }
+
+/// `generate_batch` decodes several requests' sequences together: every distinct prompt runs
+/// once (a repeated one is reported as cached, a shared start is copied), prompts of
+/// different lengths share the steps,
+/// a bad request fails alone, and each request gets what it gets alone (up to float noise in
+/// batched GEMMs, as above).
+#[tokio::test]
+async fn a_batch_of_requests_decodes_together_each_prompt_once() {
+    let g = smollm2();
+    let sampling = SamplingParams { max_tokens: 10, seed: 5, ..SamplingParams::default() };
+    let other = GenerationRequest {
+        prompt: Prompt::Chat(vec![ChatMessage::new(Role::User, "Write one line about the sea at night, please.")]),
+        n: 3,
+        sampling: SamplingParams { max_tokens: 6, seed: 9, ..SamplingParams::default() },
+    };
+    let bad = GenerationRequest { n: 0, ..request(1, sampling.clone()) };
+    let requests = [request(2, sampling.clone()), other.clone(), bad, request(2, sampling.clone())];
+    let before = g.host_reads();
+    let out = g.generate_batch(&requests).await;
+    let reads = g.host_reads() - before;
+    assert_eq!(out.len(), 4);
+    assert!(matches!(&out[2], Err(ModelError::InvalidRequest(m)) if m.contains("n = 0")), "{:?}", out[2]);
+    let ok: Vec<_> = [0, 1, 3].iter().map(|&i| out[i].as_ref().unwrap()).collect();
+    for (generation, n) in ok.iter().zip([2, 3, 2]) {
+        assert_eq!(generation.candidates.len(), n);
+    }
+    // Two distinct prompts, then one read per step of the longest candidate.
+    let longest = ok.iter().flat_map(|g| g.candidates.iter().map(|c| c.tokens)).max().unwrap();
+    assert_eq!(reads, 2 + u64::from(longest) - 1);
+    assert_eq!(ok[0].timings.prompt_cached, 0);
+    assert_eq!(ok[2].timings.prompt_cached, ok[2].timings.prompt_tokens, "the repeated prompt ran once");
+    assert!(ok[1].timings.prompt_tokens > ok[0].timings.prompt_tokens, "prompts of different lengths");
+    // The chat template's start is shared: the second prompt ran only after it.
+    let shared = ok[1].timings.prompt_cached;
+    assert!(shared > 10 && shared < ok[1].timings.prompt_tokens, "{shared} of {}", ok[1].timings.prompt_tokens);
+    let texts =
+        |g: &autobranch_core::model::Generation| g.candidates.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(ok[0]), texts(ok[2]), "same prompt, same seeds");
+    let alone = [g.generate(&requests[0]).await.unwrap(), g.generate(&other).await.unwrap()];
+    let pairs: Vec<(String, String)> =
+        alone.iter().zip([ok[0], ok[1]]).flat_map(|(a, b)| texts(a).into_iter().zip(texts(b))).collect();
+    let same = pairs.iter().filter(|(a, b)| a == b).count();
+    assert!(same + 1 >= pairs.len(), "alone vs batched: {pairs:?}");
+    for c in ok[1].candidates.iter() {
+        assert!(c.tokens <= 6, "each request keeps its own max_tokens: {c:?}");
+    }
+}
+
+/// Past `max_sequences` the requests go in several batches, none split.
+#[tokio::test]
+async fn a_batch_beyond_max_sequences_is_split_between_requests() {
+    let options = BurnGeneratorOptions { max_sequences: Some(4), ..BurnGeneratorOptions::default() };
+    let g = BurnGenerator::load(&model("SmolLM2-135M-Instruct.Q4_1.gguf"), options).unwrap();
+    let greedy = SamplingParams { max_tokens: 4, temperature: 0.0, ..SamplingParams::default() };
+    let requests = [request(3, greedy.clone()), request(3, greedy.clone())];
+    let before = g.host_reads();
+    let out = g.generate_batch(&requests).await;
+    let reads = g.host_reads() - before;
+    let out: Vec<_> = out.into_iter().map(Result::unwrap).collect();
+    // Two batches of one request each: each its own prompt pass and steps.
+    let steps: u64 = out.iter().map(|o| u64::from(o.candidates.iter().map(|c| c.tokens).max().unwrap())).sum();
+    assert_eq!(reads, steps, "{out:?}");
+    assert_eq!(out[1].timings.prompt_cached, 0, "the second batch ran its prompt");
+    let err = BurnGenerator::load(
+        &model("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        BurnGeneratorOptions { max_sequences: Some(0), ..BurnGeneratorOptions::default() },
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("max_sequences must be at least 1"), "{err}");
+}

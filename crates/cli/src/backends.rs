@@ -439,7 +439,7 @@ fn burn_generator(choice: &Choice<'_>, sequential: bool) -> Result<Box<dyn Gener
         let backend = burn_backend(choice)?;
         let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
         let n_ctx = choice.ctx_size.map(|n| n as usize);
-        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, n_ctx })
+        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, n_ctx, max_sequences: None })
             .map_err(|e| burn_failure(&path, e))?;
         Ok(Box::new(g))
     }

@@ -35,15 +35,19 @@ def selector(lib, embeddings, **switches):
     )
 
 
-def median_step(lib, parent, candidates, embeddings, reps, **switches):
-    selector(lib, embeddings, **switches).step(parent, candidates)  # warm-up
-    times = []
+def median_steps(runs, embeddings, reps):
+    """The median step time of each `(lib, parent, candidates, switches)` run. The runs take
+    turns, rep by rep, so a slow spell of a shared machine hits them alike."""
+    for lib, parent, candidates, switches in runs:
+        selector(lib, embeddings, **switches).step(parent, candidates)  # warm-up
+    times = [[] for _ in runs]
     for _ in range(reps):
-        s = selector(lib, embeddings, **switches)
-        start = time.perf_counter()
-        s.step(parent, candidates)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for (lib, parent, candidates, switches), out in zip(runs, times):
+            s = selector(lib, embeddings, **switches)
+            start = time.perf_counter()
+            s.step(parent, candidates)
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main():
@@ -64,9 +68,15 @@ def main():
         assert [c.id for c in ours.kept] == [c.id for c in theirs.kept]
         assert all(abs(a.score - b.score) <= 1e-9 for a, b in zip(ours.scored, theirs.scored))
         assert abs(ours.entropy_decision["entropy"] - theirs.entropy_decision["entropy"]) <= 1e-9
-        original = median_step(chatroutes_autobranch, parent, candidates, embeddings, args.reps)
-        compat = median_step(autobranch, mine_parent, mine, embeddings, args.reps)
-        once = median_step(autobranch, mine_parent, mine, embeddings, args.reps, embed_once=True)
+        original, compat, once = median_steps(
+            [
+                (chatroutes_autobranch, parent, candidates, {}),
+                (autobranch, mine_parent, mine, {}),
+                (autobranch, mine_parent, mine, {"embed_once": True}),
+            ],
+            embeddings,
+            args.reps,
+        )
         rows.append({"n": n, "original_s": original, "autobranch_s": compat, "embed_once_s": once})
         print(
             f"| {n} | {original * 1e3:.2f} ms | {compat * 1e3:.3f} ms | {original / compat:.0f}x "

@@ -356,3 +356,40 @@ def test_real_intent_alignment_is_a_switch():
     assert [c.score for c in neutral] == [0.5, 0.5]
     real = compat.CompositeScorer(embedding_provider=Table(table), weights=weights, intent_alignment="embedding").score(parent, cands)
     assert real[0].score > 0.95 and real[1].score < 0.1
+
+
+class _FloatList(list):
+    """A list subclass: not an exact list, so read through the API."""
+
+
+@pytest.mark.parametrize(
+    "kind", ["floats", "ints", "mixed", "numpy_scalars", "list_subclass", "tuples", "numpy_arrays", "string"]
+)
+def test_embeddings_of_every_element_type_read_as_the_original_reads_them(kind):
+    """Exact lists of exact floats are read straight from CPython's objects; every other
+    shape and element type takes the API's conversion. Both give the original's step."""
+    import numpy as np
+
+    rng = random.Random(7)
+    base = {t: [rng.gauss(0, 1) for _ in range(5)] for t in TEXTS + ["parent"]}
+    shape = {
+        "floats": lambda v: v,
+        "ints": lambda v: [int(x * 10) for x in v],
+        "mixed": lambda v: [int(x * 10) if i % 2 else x for i, x in enumerate(v)],
+        "numpy_scalars": lambda v: [np.float64(x) for x in v],
+        "list_subclass": lambda v: _FloatList(v),
+        "tuples": tuple,
+        "numpy_arrays": np.array,
+        "string": lambda v: v[:2] + ["0.5"] + v[3:],
+    }[kind]
+    table = {t: shape(v) for t, v in base.items()}
+    config = {"static": None, "weights": None, "k": 4, "novelty": ("cosine", 0.9), "entropy": (0.6, 3, None, 42), "budget": None, "parent_meta": {}}
+    candidates = [(f"c{i}", TEXTS[i % 10], {"logprobs": -0.2 * i}) for i in range(12)]
+    theirs = run(original, candidates, config, table)
+    ours = run(compat, candidates, config, table)
+    if kind == "string":
+        # README, differences: the element is named, where numpy fails on its dtype.
+        assert [s[:2] for s in theirs[0]] == [("error", "ValueError")] * 2, theirs
+        assert ours[0] == [("error", "TypeError", "an embedding holds '0.5'; every element must be a number")] * 2
+        return
+    assert close(ours, theirs), (ours, theirs)

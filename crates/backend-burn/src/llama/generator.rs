@@ -1,6 +1,9 @@
 //! [`BurnGenerator`]: the `Generator` on a Llama-family GGUF, run by Burn, with batched
 //! branching: the prompt runs once, its KV cache is repeated for the `n` candidates, and
-//! all live candidates decode together as one batch per step.
+//! all live candidates decode together as one batch per step. `generate_batch` does the same
+//! for several requests at once (an explore tree's level): each distinct prompt runs once and
+//! the prompts' caches are stacked, left-padded to the longest, so every request's sequences
+//! decode in the same steps.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use autobranch_gguf::{BpeTokenizer, ChatTemplate, GgufFile, bpe_tokenizer, promp
 use burn::tensor::{Device, Tensor};
 
 use super::config::LlamaConfig;
-use super::model::LlamaModel;
+use super::model::{KvCache, LlamaModel};
 use super::sampler::{Sampler, candidates_needed};
 use crate::device::BurnBackend;
 use crate::error::LoadError;
@@ -32,7 +35,14 @@ pub struct BurnGeneratorOptions {
     /// Decode candidates one at a time (prompt included), as `n` separate calls would,
     /// instead of as one batch: the baseline batching is measured against.
     pub sequential: bool,
+    /// Most sequences of several requests that decode together in one `generate_batch`
+    /// batch; `None`: [`DEFAULT_MAX_SEQUENCES`]. A request is never split.
+    pub max_sequences: Option<usize>,
 }
+
+/// Sequences a `generate_batch` batch holds unless told otherwise (as `autobranch serve`'s
+/// `server.max_batch`).
+pub const DEFAULT_MAX_SEQUENCES: usize = 32;
 
 struct Inner {
     path: PathBuf,
@@ -60,16 +70,33 @@ pub struct BurnGenerator {
     model_id: String,
     backend: BurnBackend,
     sequential: bool,
+    max_sequences: usize,
 }
 
 /// One candidate being decoded.
-struct Sequence {
+struct Sequence<'a> {
     sampler: Sampler,
+    params: &'a SamplingParams,
+    /// Its prompt's index in the batch's distinct prompts.
+    prompt: usize,
     tokens: Vec<u32>,
     logprob_sum: f64,
     finish: Option<FinishReason>,
     text: String,
     done_ms: f64,
+}
+
+impl Sequence<'_> {
+    fn into_candidate(self) -> GeneratedCandidate {
+        let n = self.tokens.len() as u32;
+        GeneratedCandidate {
+            text: self.text,
+            tokens: n,
+            logprob_mean: (n > 0).then(|| self.logprob_sum / f64::from(n)),
+            finish_reason: self.finish.unwrap_or(FinishReason::Length),
+            timings: CandidateTimings { generate_ms: self.done_ms },
+        }
+    }
 }
 
 fn backend_error(context: &str, e: impl std::fmt::Debug) -> ModelError {
@@ -115,8 +142,11 @@ impl BurnGenerator {
         }
         let inner =
             Inner { path: path.to_owned(), model, tokenizer, template, device, n_ctx, reads: AtomicU64::new(0) };
-        let sequential = options.sequential;
-        Ok(Self { inner: Arc::new(inner), model_id: path.display().to_string(), backend, sequential })
+        let (sequential, max_sequences) = (options.sequential, options.max_sequences.unwrap_or(DEFAULT_MAX_SEQUENCES));
+        if max_sequences == 0 {
+            return Err(LoadError::Option("max_sequences must be at least 1".into()));
+        }
+        Ok(Self { inner: Arc::new(inner), model_id: path.display().to_string(), backend, sequential, max_sequences })
     }
 
     /// The backend this generator runs on.
@@ -248,48 +278,146 @@ impl Inner {
         let mut candidates = Vec::with_capacity(request.n);
         let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, ..GenerationTimings::default() };
         for seeds in request.seed_groups(group) {
-            let (prompt_ms, generate_ms, mut done) = self.decode_group(&prompt, &seeds, &request.sampling)?;
-            timings.prompt_ms += prompt_ms;
-            timings.generate_ms += generate_ms;
-            candidates.append(&mut done);
+            let group = Group { prompt: &prompt, seeds, params: &request.sampling };
+            let mut done = self.decode(std::slice::from_ref(&group))?.remove(0);
+            timings.prompt_ms += done.prompt_ms;
+            timings.generate_ms += done.generate_ms;
+            candidates.append(&mut done.candidates);
         }
         Ok(Generation { candidates, timings })
     }
 
-    fn decode_group(
+    /// Several requests decoded together: each distinct prompt runs once, and the sequences
+    /// of all requests decode as one batch, in batches of at most `max_sequences` sequences
+    /// (a request is never split; one larger than that decodes alone).
+    fn generate_batch(
         &self,
-        prompt: &[u32],
-        seeds: &[u64],
-        params: &SamplingParams,
-    ) -> Result<(f64, f64, Vec<GeneratedCandidate>), ModelError> {
-        let started = Instant::now();
-        let top = candidates_needed(params, self.model.vocab());
-        let mut cache = self.model.empty_cache(prompt.len() + params.max_tokens as usize);
-        let first = self.rows(self.model.forward(prompt, 1, &mut cache), top)?;
-        let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+        requests: &[GenerationRequest],
+        max_sequences: usize,
+    ) -> Vec<Result<Generation, ModelError>> {
+        let mut out: Vec<Option<Result<Generation, ModelError>>> = requests.iter().map(|_| None).collect();
+        let mut ready = Vec::new();
+        for (i, request) in requests.iter().enumerate() {
+            let prompt = request.validate().and_then(|()| self.prompt_tokens(&request.prompt)).and_then(|prompt| {
+                self.check_context(prompt.len(), request.n, request.sampling.max_tokens).map(|()| prompt)
+            });
+            match prompt {
+                Ok(prompt) => ready.push((i, prompt)),
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        let mut rest = ready.as_slice();
+        while !rest.is_empty() {
+            let mut take = 1;
+            let mut sequences = requests[rest[0].0].n;
+            while take < rest.len() && sequences + requests[rest[take].0].n <= max_sequences {
+                sequences += requests[rest[take].0].n;
+                take += 1;
+            }
+            let (batch, later) = rest.split_at(take);
+            rest = later;
+            let groups: Vec<Group<'_>> = batch
+                .iter()
+                .map(|(i, prompt)| Group {
+                    prompt,
+                    seeds: requests[*i].seed_groups(requests[*i].n).next().unwrap_or_default(),
+                    params: &requests[*i].sampling,
+                })
+                .collect();
+            match self.decode(&groups) {
+                Ok(done) => {
+                    for ((i, prompt), done) in batch.iter().zip(done) {
+                        let timings = GenerationTimings {
+                            prompt_tokens: prompt.len() as u64,
+                            prompt_cached: done.prompt_cached,
+                            prompt_ms: done.prompt_ms,
+                            generate_ms: done.generate_ms,
+                        };
+                        out[*i] = Some(Ok(Generation { candidates: done.candidates, timings }));
+                    }
+                }
+                Err(e) => {
+                    for (i, _) in batch {
+                        out[*i] = Some(Err(again(&e)));
+                    }
+                }
+            }
+        }
+        out.into_iter().map(|r| r.expect("every request is answered")).collect()
+    }
+
+    /// Decodes every group's candidates in one batch: each distinct prompt runs once (a
+    /// batch of one, from the end of the longest start it shares with one run before), the
+    /// prompts' caches are stacked (left-padded to the longest), and every live sequence of
+    /// every group decodes in each step. One answer per group, in order.
+    fn decode(&self, groups: &[Group<'_>]) -> Result<Vec<Decoded>, ModelError> {
+        // The most any group's sampler needs (the whole row if one needs it); a sampler
+        // given more keeps its own top-k of them.
+        let needed: Option<Vec<usize>> =
+            groups.iter().map(|g| candidates_needed(g.params, self.model.vocab())).collect();
+        let top = needed.and_then(|n| n.into_iter().max());
+        let new_tokens = groups.iter().map(|g| g.params.max_tokens as usize).max().unwrap_or(0);
+        // Each distinct prompt once; `prompt_of[g]` indexes them.
+        let mut prompts: Vec<Prefilled<'_>> = Vec::new();
+        let mut prompt_of = Vec::with_capacity(groups.len());
+        for g in groups {
+            if let Some(p) = prompts.iter().position(|p| p.tokens == g.prompt) {
+                prompt_of.push(p);
+                continue;
+            }
+            let started = Instant::now();
+            // A single group keeps room for its tokens; several are stacked into a new cache.
+            let capacity = if groups.len() == 1 { g.prompt.len() + new_tokens } else { g.prompt.len() };
+            // The longest start shared with a prompt run before (all but its last token, whose
+            // logits are needed): those positions are copied, only the rest runs.
+            let shared = prompts
+                .iter()
+                .map(|p| (common_start(p.tokens, g.prompt).min(g.prompt.len() - 1), p))
+                .max_by_key(|(len, _)| *len)
+                .filter(|(len, _)| *len > 0);
+            let (mut cache, cached) = match shared {
+                Some((len, p)) => (p.cache.prefix(len, capacity, &self.device), len),
+                None => (self.model.empty_cache(capacity), 0),
+            };
+            let row = self.rows(self.model.forward(&g.prompt[cached..], 1, &mut cache), top)?.remove(0);
+            prompt_of.push(prompts.len());
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            prompts.push(Prefilled { tokens: g.prompt, row, cache, cached: cached as u64, ms });
+        }
 
         let started = Instant::now();
-        let mut seqs: Vec<Sequence> = seeds
+        let mut seqs: Vec<Sequence> = groups
             .iter()
-            .map(|&seed| Sequence {
-                sampler: Sampler::new(params, seed),
-                tokens: Vec::new(),
-                logprob_sum: 0.0,
-                finish: None,
-                text: String::new(),
-                done_ms: 0.0,
+            .zip(&prompt_of)
+            .flat_map(|(g, &p)| {
+                g.seeds.iter().map(move |&seed| Sequence {
+                    sampler: Sampler::new(g.params, seed),
+                    params: g.params,
+                    prompt: p,
+                    tokens: Vec::new(),
+                    logprob_sum: 0.0,
+                    finish: None,
+                    text: String::new(),
+                    done_ms: 0.0,
+                })
             })
             .collect();
-        // Every sequence starts from the prompt's row; `live` maps batch rows to sequences.
+        let mut cache = if groups.len() == 1 {
+            prompts[0].cache.repeat(seqs.len())
+        } else {
+            let parts: Vec<(&KvCache, usize)> =
+                groups.iter().zip(&prompt_of).map(|(g, &p)| (&prompts[p].cache, g.seeds.len())).collect();
+            KvCache::stack(&parts, new_tokens, &self.device)
+        };
+        // `live` maps batch rows to sequences; at the first step each sequence reads its
+        // prompt's row, after that its own.
         let mut live: Vec<usize> = (0..seqs.len()).collect();
-        let mut rows: Vec<Row> = first;
-        let mut cache = cache.repeat(seqs.len());
+        let mut rows: Vec<Row> = Vec::new();
         loop {
             let mut next = Vec::with_capacity(live.len());
             for (row, &i) in live.iter().enumerate() {
                 let s = &mut seqs[i];
-                // At the first step the prompt's one row serves every sequence.
-                let r = &rows[if rows.len() == 1 { 0 } else { row }];
+                let r = if rows.is_empty() { &prompts[s.prompt].row } else { &rows[row] };
                 let token = s.sampler.sample(&r.candidates);
                 let logit = r.candidates.iter().find(|c| c.0 == token).map_or(f32::NEG_INFINITY, |c| c.1);
                 s.logprob_sum += f64::from(logit) - f64::from(r.log_sum_exp);
@@ -300,10 +428,10 @@ impl Inner {
                 } else {
                     s.tokens.push(token);
                     let text = self.tokenizer.decode(&s.tokens).map_err(ModelError::Backend)?;
-                    if let Some(cut) = params.stop.iter().filter_map(|stop| text.find(stop.as_str())).min() {
+                    if let Some(cut) = s.params.stop.iter().filter_map(|stop| text.find(stop.as_str())).min() {
                         s.text = text[..cut].to_owned();
                         s.finish = Some(FinishReason::StopString);
-                    } else if s.tokens.len() >= params.max_tokens as usize {
+                    } else if s.tokens.len() >= s.params.max_tokens as usize {
                         s.text = text;
                         s.finish = Some(FinishReason::Length);
                     }
@@ -326,20 +454,67 @@ impl Inner {
             rows = self.rows(self.model.forward(&ids, ids.len(), &mut cache), top)?;
         }
         let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let candidates = seqs
-            .into_iter()
-            .map(|s| {
-                let n = s.tokens.len() as u32;
-                GeneratedCandidate {
-                    text: s.text,
-                    tokens: n,
-                    logprob_mean: (n > 0).then(|| s.logprob_sum / f64::from(n)),
-                    finish_reason: s.finish.unwrap_or(FinishReason::Length),
-                    timings: CandidateTimings { generate_ms: s.done_ms },
+        let mut seqs = seqs.into_iter();
+        let mut first_use = vec![true; prompts.len()];
+        let out = groups
+            .iter()
+            .zip(&prompt_of)
+            .map(|(g, &p)| {
+                // A prompt that ran for an earlier group cost this one nothing.
+                let computed = std::mem::replace(&mut first_use[p], false);
+                let candidates = seqs.by_ref().take(g.seeds.len()).map(Sequence::into_candidate).collect();
+                Decoded {
+                    candidates,
+                    prompt_ms: if computed { prompts[p].ms } else { 0.0 },
+                    prompt_cached: if computed { prompts[p].cached } else { g.prompt.len() as u64 },
+                    generate_ms,
                 }
             })
             .collect();
-        Ok((prompt_ms, generate_ms, candidates))
+        Ok(out)
+    }
+}
+
+/// One request's share of a batch: its prompt, its candidates' seeds and its sampling.
+struct Group<'a> {
+    prompt: &'a [u32],
+    seeds: Vec<u64>,
+    params: &'a SamplingParams,
+}
+
+/// A distinct prompt of a batch after its forward pass.
+struct Prefilled<'a> {
+    tokens: &'a [u32],
+    /// What the sampler needs of its last position's logits.
+    row: Row,
+    /// Its positions (a batch of one).
+    cache: KvCache,
+    /// Leading tokens copied from an earlier prompt's cache instead of computed.
+    cached: u64,
+    ms: f64,
+}
+
+/// How many leading tokens `a` and `b` share.
+fn common_start(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// One group's candidates and timings.
+struct Decoded {
+    candidates: Vec<GeneratedCandidate>,
+    prompt_ms: f64,
+    /// Prompt tokens not computed for this group (its prompt, or its start, ran for an
+    /// earlier one).
+    prompt_cached: u64,
+    generate_ms: f64,
+}
+
+/// The same failure for every request of a batch that failed together.
+fn again(e: &ModelError) -> ModelError {
+    match e {
+        ModelError::InvalidRequest(m) => ModelError::InvalidRequest(m.clone()),
+        ModelError::BrokenModel(m) => ModelError::BrokenModel(m.clone()),
+        other => ModelError::Backend(other.to_string()),
     }
 }
 
@@ -355,5 +530,26 @@ impl Generator for BurnGenerator {
         tokio::task::spawn_blocking(move || inner.generate(&request, sequential))
             .await
             .map_err(|e| ModelError::Backend(format!("the generation thread failed: {e}")))?
+    }
+
+    /// All requests' sequences in one batch (up to `max_sequences`), each distinct prompt
+    /// run once; with `sequential`, one candidate after another as `generate` does.
+    async fn generate_batch(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation, ModelError>> {
+        let inner = Arc::clone(&self.inner);
+        let (requests, sequential, max) = (requests.to_vec(), self.sequential, self.max_sequences);
+        let count = requests.len();
+        let run = move || {
+            if sequential {
+                requests.iter().map(|r| inner.generate(r, true)).collect()
+            } else {
+                inner.generate_batch(&requests, max)
+            }
+        };
+        match tokio::task::spawn_blocking(run).await {
+            Ok(out) => out,
+            Err(e) => {
+                (0..count).map(|_| Err(ModelError::Backend(format!("the generation thread failed: {e}")))).collect()
+            }
+        }
     }
 }

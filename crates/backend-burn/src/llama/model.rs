@@ -49,21 +49,82 @@ pub struct LlamaModel {
 /// once for the whole generation (prompt plus new tokens) and written in place: a decode step
 /// allocates nothing and every step has the same shapes, so the fused kernels compiled for
 /// the first step serve all the others. Positions past `len` hold nothing yet and are masked.
+///
+/// Sequences of prompts of different lengths share one cache left-padded: every prompt ends
+/// at slot `len`, so a decode step writes all rows at the same slot, while each row's
+/// positions (for the rotary embedding) start after its padding, which is masked.
 #[derive(Clone)]
 pub struct KvCache {
     keys: Vec<Tensor<4>>,
     values: Vec<Tensor<4>>,
-    /// Positions written.
+    /// Slots written.
     len: usize,
     /// `[1, 1, 1, capacity]`: 0, 1, 2, … (a position's slot), compared with `len` for the mask.
     slots: Tensor<4, Int>,
+    /// Where rows are padded: each row's padding `[batch]` and its mask (−∞ on the padding,
+    /// 0 elsewhere, `[batch, 1, 1, capacity]`). `None` when no row is.
+    padding: Option<(Tensor<1, Int>, Tensor<4>)>,
 }
 
 impl KvCache {
     /// The cache of a batch of one, repeated for `n` sequences.
     pub fn repeat(&self, n: usize) -> Self {
         let rep = |t: &Vec<Tensor<4>>| t.iter().map(|x| x.clone().repeat_dim(0, n)).collect();
-        Self { keys: rep(&self.keys), values: rep(&self.values), len: self.len, slots: self.slots.clone() }
+        Self {
+            keys: rep(&self.keys),
+            values: rep(&self.values),
+            len: self.len,
+            slots: self.slots.clone(),
+            padding: None,
+        }
+    }
+
+    /// One cache for several prompts' sequences: `parts` are each prompt's cache (a batch of
+    /// one, filled to its length) and how many rows repeat it, in row order; every prompt
+    /// is moved to end at the longest one's end, with room for `new_tokens` after it.
+    pub fn stack(parts: &[(&KvCache, usize)], new_tokens: usize, device: &Device) -> Self {
+        let longest = parts.iter().map(|(c, _)| c.len).max().unwrap_or(0);
+        let capacity = longest + new_tokens;
+        let layers = |pick: fn(&KvCache) -> &Vec<Tensor<4>>| -> Vec<Tensor<4>> {
+            (0..pick(parts[0].0).len())
+                .map(|l| {
+                    let rows = parts
+                        .iter()
+                        .map(|(c, n)| fit(pick(c)[l].clone(), longest - c.len, capacity, device).repeat_dim(0, *n))
+                        .collect();
+                    Tensor::cat(rows, 0)
+                })
+                .collect()
+        };
+        let slots = Tensor::<1, Int>::arange(0..capacity as i64, device).reshape([1, 1, 1, capacity]);
+        let pads: Vec<i64> =
+            parts.iter().flat_map(|(c, n)| std::iter::repeat_n((longest - c.len) as i64, *n)).collect();
+        let padding = pads.iter().any(|&p| p > 0).then(|| {
+            let batch = pads.len();
+            let mask: Vec<f32> = pads
+                .iter()
+                .flat_map(|&p| (0..capacity as i64).map(move |slot| if slot < p { f32::NEG_INFINITY } else { 0.0 }))
+                .collect();
+            let mask = Tensor::<4>::from_data(TensorData::new(mask, [batch, 1, 1, capacity]), device);
+            (Tensor::<1, Int>::from_data(TensorData::new(pads, [batch]), device), mask)
+        });
+        Self { keys: layers(|c| &c.keys), values: layers(|c| &c.values), len: longest, slots, padding }
+    }
+
+    /// The first `len` positions of a batch of one, in a new cache with room for `capacity`:
+    /// a prompt that begins with this one's first `len` tokens runs only the rest.
+    pub fn prefix(&self, len: usize, capacity: usize, device: &Device) -> Self {
+        assert!(self.padding.is_none() && len <= self.len && len <= capacity, "a prefix of a batch of one");
+        let cut = |t: &Vec<Tensor<4>>| {
+            t.iter()
+                .map(|x| {
+                    let [b, kv, _, hd] = x.dims();
+                    fit(x.clone().slice([0..b, 0..kv, 0..len, 0..hd]), 0, capacity, device)
+                })
+                .collect()
+        };
+        let slots = Tensor::<1, Int>::arange(0..capacity as i64, device).reshape([1, 1, 1, capacity]);
+        Self { keys: cut(&self.keys), values: cut(&self.values), len, slots, padding: None }
     }
 
     /// Keeps the sequences at `rows` (in that order).
@@ -71,13 +132,32 @@ impl KvCache {
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), device);
         let sel = |t: &Vec<Tensor<4>>| t.iter().map(|x| x.clone().select(0, idx.clone())).collect();
-        Self { keys: sel(&self.keys), values: sel(&self.values), len: self.len, slots: self.slots.clone() }
+        let padding = self
+            .padding
+            .as_ref()
+            .map(|(pads, mask)| (pads.clone().select(0, idx.clone()), mask.clone().select(0, idx.clone())));
+        Self { keys: sel(&self.keys), values: sel(&self.values), len: self.len, slots: self.slots.clone(), padding }
     }
 
     /// Positions it holds.
     pub fn capacity(&self) -> usize {
         self.slots.dims()[3]
     }
+}
+
+/// `[1, kv_heads, len, head_dim]` → `[1, kv_heads, capacity, head_dim]` with `pad` empty slots
+/// before and the rest after.
+fn fit(t: Tensor<4>, pad: usize, capacity: usize, device: &Device) -> Tensor<4> {
+    let [b, kv, len, hd] = t.dims();
+    let mut parts = Vec::with_capacity(3);
+    if pad > 0 {
+        parts.push(Tensor::zeros([b, kv, pad, hd], device));
+    }
+    parts.push(t);
+    if capacity > pad + len {
+        parts.push(Tensor::zeros([b, kv, capacity - pad - len, hd], device));
+    }
+    if parts.len() == 1 { parts.remove(0) } else { Tensor::cat(parts, 2) }
 }
 
 /// Row-major `[rows, cols]` → `[cols, rows]`.
@@ -202,7 +282,7 @@ impl LlamaModel {
         let shape = [1, c.kv_heads, capacity, c.head_dim];
         let zeros = || (0..c.layers).map(|_| Tensor::zeros(shape, &self.device)).collect::<Vec<_>>();
         let slots = Tensor::<1, Int>::arange(0..capacity as i64, &self.device).reshape([1, 1, 1, capacity]);
-        KvCache { keys: zeros(), values: zeros(), len: 0, slots }
+        KvCache { keys: zeros(), values: zeros(), len: 0, slots, padding: None }
     }
 
     fn rms_norm(&self, x: Tensor<3>, weight: &Tensor<1>) -> Tensor<3> {
@@ -219,6 +299,14 @@ impl LlamaModel {
         (look_up(&self.rope_cos), look_up(&self.rope_sin))
     }
 
+    /// cos and sin for one position per row (a decode step of left-padded rows),
+    /// `[batch, 1, 1, head_dim]` each.
+    fn rope_rows(&self, positions: Tensor<1, Int>) -> (Tensor<4>, Tensor<4>) {
+        let (batch, hd) = (positions.dims()[0], self.config.head_dim);
+        let look_up = |table: &Tensor<2>| table.clone().select(0, positions.clone()).reshape([batch, 1, 1, hd]);
+        (look_up(&self.rope_cos), look_up(&self.rope_sin))
+    }
+
     /// Rotates the adjacent pairs of `x` (`[batch, heads, seq, head_dim]`) by `angles` (see
     /// [`LlamaModel::rope_angles`]).
     fn rope(&self, x: Tensor<4>, angles: &(Tensor<4>, Tensor<4>)) -> Tensor<4> {
@@ -228,19 +316,24 @@ impl LlamaModel {
 
     /// Runs `ids` (`[batch, seq]`, row-major) after the positions in `cache`, writes their
     /// keys and values into it, and returns the next-token logits of each row's last position,
-    /// `[batch, vocab]`. Several positions at once (a prompt) must start an empty cache.
+    /// `[batch, vocab]`. Several positions at once (a prompt, or the rest of one after a cached
+    /// start) run in a batch of one.
     pub fn forward(&self, ids: &[u32], batch: usize, cache: &mut KvCache) -> Tensor<2> {
         let c = &self.config;
         let seq = ids.len() / batch;
         let start = cache.len;
         let end = start + seq;
         assert!(end <= cache.capacity(), "the cache holds {} positions, not {end}", cache.capacity());
-        assert!(seq == 1 || start == 0, "a prompt starts an empty cache");
+        assert!(seq == 1 || cache.padding.is_none(), "a prompt runs in a batch of one");
         let (h, kv, hd) = (c.heads, c.kv_heads, c.head_dim);
         let ids: Vec<i64> = ids.iter().map(|&t| i64::from(t)).collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [batch * seq]), &self.device);
         let mut x = self.embedding.clone().select(0, ids).reshape([batch, seq, c.hidden]);
-        let angles = self.rope_angles(start, seq);
+        let angles = match &cache.padding {
+            // Left-padded rows: each row's position is its slot less its padding.
+            Some((pads, _)) => self.rope_rows(pads.clone().neg().add_scalar(start as i64)),
+            None => self.rope_angles(start, seq),
+        };
         // One decode step attends over the whole capacity with the unwritten positions
         // masked, so its shapes never change; its query heads are folded into their
         // key/value groups, `[batch, kv_heads, group, head_dim]`, so no key is copied.
@@ -249,7 +342,21 @@ impl LlamaModel {
         // tensor per step, broadcast over every layer's scores.
         let decode_bias = (seq == 1).then(|| {
             let unwritten = cache.slots.clone().greater_equal_elem(end as i64);
-            Tensor::<4>::zeros([1, 1, 1, cache.capacity()], &self.device).mask_fill(unwritten, f32::NEG_INFINITY)
+            let bias =
+                Tensor::<4>::zeros([1, 1, 1, cache.capacity()], &self.device).mask_fill(unwritten, f32::NEG_INFINITY);
+            // With padding, `[batch, 1, 1, capacity]`: each row's padding masked too.
+            match &cache.padding {
+                Some((_, mask)) => mask.clone() + bias,
+                None => bias,
+            }
+        });
+        // A prompt after cached positions (a shared start): −∞ where a query would see a
+        // later position, `[1, 1, seq, end]`.
+        let prefix_bias = (seq > 1 && start > 0).then(|| {
+            let bias: Vec<f32> = (0..seq)
+                .flat_map(|i| (0..end).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+                .collect();
+            Tensor::<4>::from_data(TensorData::new(bias, [1, 1, seq, end]), &self.device)
         });
         let scale = 1.0 / (hd as f64).sqrt();
         let all_heads = h + 2 * kv;
@@ -289,17 +396,27 @@ impl LlamaModel {
                     weights.matmul(values.clone()).reshape([batch, seq, h * hd])
                 }
                 None => {
-                    // The prompt: its own keys, causally; each group of query heads shares
-                    // one key/value head.
-                    let expand = |x: Tensor<4>| {
-                        x.unsqueeze_dim::<5>(2).expand([batch, kv, group, seq, hd]).reshape([batch, h, seq, hd])
+                    // The prompt: causally; each group of query heads shares one key/value head.
+                    let expand = |x: Tensor<4>, len: usize| {
+                        x.unsqueeze_dim::<5>(2).expand([batch, kv, group, len, hd]).reshape([batch, h, len, hd])
                     };
-                    let options = AttentionModuleOptions { is_causal: true, ..AttentionModuleOptions::default() };
-                    attention(q, expand(k), expand(v), None, None, options).swap_dims(1, 2).reshape([
-                        batch,
-                        seq,
-                        h * hd,
-                    ])
+                    let context = match &prefix_bias {
+                        // After a cached start: every cached key, then its own causally.
+                        Some(bias) => {
+                            let at = [0..batch, 0..kv, 0..end, 0..hd];
+                            let (k, v) =
+                                (expand(keys.clone().slice(at.clone()), end), expand(values.clone().slice(at), end));
+                            let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + bias.clone();
+                            let weights = (scores.clone() - scores.max_dim(3)).exp();
+                            (weights.clone() / weights.sum_dim(3)).matmul(v)
+                        }
+                        None => {
+                            let options =
+                                AttentionModuleOptions { is_causal: true, ..AttentionModuleOptions::default() };
+                            attention(q, expand(k, seq), expand(v, seq), None, None, options)
+                        }
+                    };
+                    context.swap_dims(1, 2).reshape([batch, seq, h * hd])
                 }
             };
             x = x + context.matmul(block.attn_out.clone().unsqueeze());

@@ -4,6 +4,7 @@
 //! original's API; these functions only compute.
 
 pub mod blas;
+pub mod cpython;
 pub mod entropy;
 pub mod kmeans;
 pub mod novelty;

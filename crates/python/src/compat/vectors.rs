@@ -67,10 +67,13 @@ fn number(item: &Bound<'_, PyAny>) -> PyResult<f64> {
 
 /// One embedding: any sequence of numbers.
 pub fn vector(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    // The hot path of every step with cached embeddings: a list of floats.
+    if let Some(v) = super::cpython::floats(obj) {
+        return Ok(v);
+    }
     if let Ok(list) = obj.cast::<PyList>() {
-        // The hot path of every step with cached embeddings: borrowed items and
-        // `PyFloat_AsDouble` (floats, ints and anything with `__float__`), no reference
-        // counting per element.
+        // Borrowed items and `PyFloat_AsDouble` (floats, ints and anything with
+        // `__float__`), no reference counting per element.
         let n = list.len();
         let mut v = Vec::with_capacity(n);
         for i in 0..n {
