@@ -96,7 +96,7 @@ impl KvCache {
                 })
                 .collect()
         };
-        let slots = Tensor::<1, Int>::arange(0..capacity as i64, device).reshape([1, 1, 1, capacity]);
+        let slots = slots(capacity, device);
         let pads: Vec<i64> =
             parts.iter().flat_map(|(c, n)| std::iter::repeat_n((longest - c.len) as i64, *n)).collect();
         let padding = pads.iter().any(|&p| p > 0).then(|| {
@@ -123,7 +123,7 @@ impl KvCache {
                 })
                 .collect()
         };
-        let slots = Tensor::<1, Int>::arange(0..capacity as i64, device).reshape([1, 1, 1, capacity]);
+        let slots = slots(capacity, device);
         Self { keys: cut(&self.keys), values: cut(&self.values), len, slots, padding: None }
     }
 
@@ -143,6 +143,18 @@ impl KvCache {
     pub fn capacity(&self) -> usize {
         self.slots.dims()[3]
     }
+}
+
+/// `[1, 1, 1, capacity]`: each slot's index (see `KvCache::slots`).
+fn slots(capacity: usize, device: &Device) -> Tensor<4, Int> {
+    Tensor::<1, Int>::arange(0..capacity as i64, device).reshape([1, 1, 1, capacity])
+}
+
+/// Softmax over the last dimension (attention scores over key slots), written out so the
+/// fusion backend joins it into a few kernels.
+fn softmax_slots(scores: Tensor<4>) -> Tensor<4> {
+    let weights = (scores.clone() - scores.max_dim(3)).exp();
+    weights.clone() / weights.sum_dim(3)
 }
 
 /// `[1, kv_heads, len, head_dim]` → `[1, kv_heads, capacity, head_dim]` with `pad` empty slots
@@ -281,7 +293,7 @@ impl LlamaModel {
         let c = &self.config;
         let shape = [1, c.kv_heads, capacity, c.head_dim];
         let zeros = || (0..c.layers).map(|_| Tensor::zeros(shape, &self.device)).collect::<Vec<_>>();
-        let slots = Tensor::<1, Int>::arange(0..capacity as i64, &self.device).reshape([1, 1, 1, capacity]);
+        let slots = slots(capacity, &self.device);
         KvCache { keys: zeros(), values: zeros(), len: 0, slots, padding: None }
     }
 
@@ -391,9 +403,7 @@ impl LlamaModel {
                 Some(bias) => {
                     let q = q.reshape([batch, kv, group, hd]);
                     let scores = q.matmul(keys.clone().swap_dims(2, 3)).mul_scalar(scale) + bias.clone();
-                    let weights = (scores.clone() - scores.max_dim(3)).exp();
-                    let weights = weights.clone() / weights.sum_dim(3);
-                    weights.matmul(values.clone()).reshape([batch, seq, h * hd])
+                    softmax_slots(scores).matmul(values.clone()).reshape([batch, seq, h * hd])
                 }
                 None => {
                     // The prompt: causally; each group of query heads shares one key/value head.
@@ -407,8 +417,7 @@ impl LlamaModel {
                             let (k, v) =
                                 (expand(keys.clone().slice(at.clone()), end), expand(values.clone().slice(at), end));
                             let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + bias.clone();
-                            let weights = (scores.clone() - scores.max_dim(3)).exp();
-                            (weights.clone() / weights.sum_dim(3)).matmul(v)
+                            softmax_slots(scores).matmul(v)
                         }
                         None => {
                             let options =
