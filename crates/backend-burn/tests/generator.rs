@@ -336,3 +336,103 @@ async fn a_batch_beyond_max_sequences_is_split_between_requests() {
     .unwrap();
     assert!(err.to_string().contains("max_sequences must be at least 1"), "{err}");
 }
+
+fn cached_smollm2(n_ctx: usize) -> BurnGenerator {
+    let options = BurnGeneratorOptions { prompt_cache: true, n_ctx: Some(n_ctx), ..BurnGeneratorOptions::default() };
+    BurnGenerator::load(&model("SmolLM2-135M-Instruct.Q4_1.gguf"), options).unwrap()
+}
+
+fn chat(text: &str) -> Prompt {
+    Prompt::Chat(vec![ChatMessage::new(Role::User, text)])
+}
+
+/// An explore child's prompt: its parent's path, the parent's text, the next instruction.
+fn child_of(root: &Prompt, text: &str) -> GenerationRequest {
+    let Prompt::Chat(question) = root else { unreachable!("a chat") };
+    let mut path = question.clone();
+    path.push(ChatMessage::new(Role::Assistant, text));
+    path.push(ChatMessage::new(Role::User, "Continue the story."));
+    let greedy = SamplingParams { max_tokens: 8, temperature: 0.0, ..SamplingParams::default() };
+    GenerationRequest { prompt: Prompt::Chat(path), n: 1, sampling: greedy }
+}
+
+fn texts(g: &autobranch_core::model::Generation) -> Vec<String> {
+    g.candidates.iter().map(|c| c.text.clone()).collect()
+}
+
+/// With the prompt cache, a child's prompt runs only what follows its parent's kept
+/// sequence (the parent's prompt and its text), and answers as it does computed whole.
+#[tokio::test]
+async fn the_prompt_cache_serves_a_child_from_its_parents_sequence() {
+    let root = chat("Give a plot twist for a story about a lighthouse.");
+    let parent = GenerationRequest {
+        prompt: root.clone(),
+        n: 2,
+        sampling: SamplingParams { max_tokens: 16, seed: 7, ..SamplingParams::default() },
+    };
+    let run = || async {
+        let g = cached_smollm2(2048);
+        let first = g.generate(&parent).await.unwrap();
+        let children: Vec<_> = first.candidates.iter().map(|c| child_of(&root, &c.text)).collect();
+        let answers = g.generate_batch(&children).await.into_iter().map(Result::unwrap).collect::<Vec<_>>();
+        assert!(g.kept_tokens() <= 2048);
+        (first, children, answers)
+    };
+    let (first, children, answers) = run().await;
+    assert_eq!(first.timings.prompt_cached, 0, "nothing is kept before the first request");
+    for (parent_candidate, child) in first.candidates.iter().zip(&answers) {
+        // A token or two may re-tokenise differently where the text meets the template.
+        let held = first.timings.prompt_tokens + u64::from(parent_candidate.tokens) - 1;
+        let cached = child.timings.prompt_cached;
+        assert!(cached + 2 >= held && cached < child.timings.prompt_tokens, "cached {cached}, held {held}");
+    }
+    let whole = smollm2().generate_batch(&children).await.into_iter().map(Result::unwrap).collect::<Vec<_>>();
+    assert_eq!(answers.iter().map(texts).collect::<Vec<_>>(), whole.iter().map(texts).collect::<Vec<_>>());
+    let (again, _, answers_again) = run().await;
+    assert_eq!(texts(&again), texts(&first), "same calls, same texts");
+    assert_eq!(answers_again.iter().map(texts).collect::<Vec<_>>(), answers.iter().map(texts).collect::<Vec<_>>());
+}
+
+/// The explorer's hint drops the kept sequences under its root that no queued prompt
+/// continues; a context too small for everything kept evicts the least recently used.
+#[tokio::test]
+async fn the_prompt_cache_drops_what_the_hint_does_not_serve_and_evicts_when_full() {
+    let g = cached_smollm2(2048);
+    let root = chat("Give a plot twist for a story about a lighthouse.");
+    let sampling = SamplingParams { max_tokens: 16, seed: 3, ..SamplingParams::default() };
+    let parent = g.generate(&GenerationRequest { prompt: root.clone(), n: 2, sampling }).await.unwrap();
+    let other = GenerationRequest { prompt: chat("List three colours."), n: 1, ..child_of(&root, "") };
+    g.generate(&other).await.unwrap();
+    let (kept, pruned) = (child_of(&root, &parent.candidates[0].text), child_of(&root, &parent.candidates[1].text));
+    assert_ne!(kept.prompt, pruned.prompt, "two different candidates");
+    g.expect_prompts(&root, std::slice::from_ref(&kept.prompt)).await;
+    let held = |i: usize| parent.timings.prompt_tokens + u64::from(parent.candidates[i].tokens) - 1;
+    let hit = g.generate(&kept).await.unwrap().timings.prompt_cached;
+    assert!(hit + 2 >= held(0), "the queued path stays: {hit} of {}", held(0));
+    let hit = g.generate(&pruned).await.unwrap().timings.prompt_cached;
+    assert!(hit + 3 < held(1), "the pruned sibling's sequence is gone: {hit} cached of the {} it held", held(1));
+    let again = g.generate(&other).await.unwrap().timings;
+    assert_eq!(again.prompt_cached, again.prompt_tokens - 1, "another root's prompt stays");
+
+    let small = cached_smollm2(256);
+    let asks: Vec<_> = (0..8)
+        .map(|i| GenerationRequest {
+            prompt: chat(&format!("Story {i}: name a colour and a reason.")),
+            ..other.clone()
+        })
+        .collect();
+    for ask in &asks {
+        small.generate(ask).await.unwrap();
+        assert!(small.kept_tokens() <= 256, "{} tokens kept in a context of 256", small.kept_tokens());
+    }
+    let newest = small.generate(&asks[7]).await.unwrap().timings;
+    assert_eq!(newest.prompt_cached, newest.prompt_tokens - 1, "the newest stays");
+    // The first entry sharing the longest start serves each later prompt's template, so the
+    // oldest that went are those that served nothing since.
+    let mut lost = 0;
+    for ask in &asks[..4] {
+        let again = small.generate(ask).await.unwrap().timings;
+        lost += usize::from(again.prompt_cached < again.prompt_tokens - 1);
+    }
+    assert!(lost > 0, "the older prompts were evicted");
+}

@@ -35,7 +35,7 @@ pub struct GeneratorArgs {
     pub gpu_layers: Option<u32>,
     /// Keep finished sequences' KV cells for later prompts that start the same way: an explore
     /// level decodes only what follows each parent's text, a chat's next turn only the new
-    /// message (llamacpp; generator.prompt_cache). A seeded request's answer may then depend on
+    /// message (llamacpp and burn; generator.prompt_cache). A seeded request's answer may then depend on
     /// what ran before it, and a resumed tree differ from an uninterrupted one [default: false].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub prompt_cache: Option<bool>,

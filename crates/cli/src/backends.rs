@@ -147,7 +147,7 @@ pub struct Choice<'a> {
     pub threads: Option<u32>,
     pub ctx_size: Option<u32>,
     pub gpu_layers: Option<u32>,
-    /// Whether llama.cpp keeps finished sequences' cells (off when `None`).
+    /// Whether a local generator keeps finished sequences' cells (off when `None`).
     pub prompt_cache: Option<bool>,
     /// The role, for messages: "generator" or "embedding" (the section's name).
     role: &'static str,
@@ -201,9 +201,10 @@ impl<'a> Choice<'a> {
         )
     }
 
-    /// Refuses the local-model settings this backend does not take (`ctx_size` is taken
-    /// where `takes_ctx_size`), naming the setting and where it applies.
-    fn check_local_settings(&self, takes_ctx_size: bool) -> Result<(), Failure> {
+    /// Refuses the local-model settings this backend does not take (`ctx_size` and
+    /// `prompt_cache` are taken by the burn generator too, `burn_generator`), naming the
+    /// setting and where it applies.
+    fn check_local_settings(&self, burn_generator: bool) -> Result<(), Failure> {
         if self.backend == "llamacpp" {
             return Ok(());
         }
@@ -213,8 +214,8 @@ impl<'a> Choice<'a> {
         let given = [
             ("threads", self.threads.is_some()),
             ("gpu_layers", self.gpu_layers.is_some()),
-            ("ctx_size", self.ctx_size.is_some() && !takes_ctx_size),
-            ("prompt_cache", self.prompt_cache.is_some()),
+            ("ctx_size", self.ctx_size.is_some() && !burn_generator),
+            ("prompt_cache", self.prompt_cache.is_some() && !burn_generator),
         ];
         match given.iter().find(|(_, set)| *set) {
             None => Ok(()),
@@ -222,7 +223,7 @@ impl<'a> Choice<'a> {
                 "{}{}.{name} applies to the llamacpp backend{}, not {}",
                 flag(name),
                 self.role,
-                if *name == "ctx_size" { " and the burn generator" } else { "" },
+                if matches!(*name, "ctx_size" | "prompt_cache") { " and the burn generator" } else { "" },
                 self.backend
             ))),
         }
@@ -439,8 +440,9 @@ fn burn_generator(choice: &Choice<'_>, sequential: bool) -> Result<Box<dyn Gener
         let backend = burn_backend(choice)?;
         let path = local_model("--model", choice.model.as_deref(), DEFAULT_GENERATOR_MODEL, Local::File)?;
         let n_ctx = choice.ctx_size.map(|n| n as usize);
-        let g = BurnGenerator::load(&path, BurnGeneratorOptions { backend, sequential, n_ctx, max_sequences: None })
-            .map_err(|e| burn_failure(&path, e))?;
+        let prompt_cache = choice.prompt_cache.unwrap_or(false);
+        let options = BurnGeneratorOptions { backend, sequential, n_ctx, prompt_cache, max_sequences: None };
+        let g = BurnGenerator::load(&path, options).map_err(|e| burn_failure(&path, e))?;
         Ok(Box::new(g))
     }
     #[cfg(not(any(feature = "burn-flex", feature = "burn-ndarray", feature = "burn-wgpu")))]

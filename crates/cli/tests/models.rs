@@ -244,10 +244,16 @@ fn explore_with_the_prompt_cache_computes_less_and_repeats() {
     cached_args.pop();
     cached_args.push("--prompt-cache=false");
     assert_eq!(comparable(&json(&autobranch(&cached_args)))["nodes"], comparable(&plain)["nodes"]);
-    // Only llama.cpp has one.
-    let burn = autobranch(&["explore", PROMPT, "--generator", "burn", "--prompt-cache", "--depth", "1"]);
-    assert_eq!(burn.status.code(), Some(2), "{}", stderr(&burn));
-    assert!(stderr(&burn).contains("--prompt-cache / generator.prompt_cache applies to the llamacpp backend"));
+    // Only the local generators have one.
+    let ollama = autobranch(&["explore", PROMPT, "--generator", "ollama", "--model", "m", "--prompt-cache"]);
+    assert_eq!(ollama.status.code(), Some(2), "{}", stderr(&ollama));
+    assert!(
+        stderr(&ollama).contains(
+            "--prompt-cache / generator.prompt_cache applies to the llamacpp backend and the burn generator, not ollama"
+        ),
+        "{}",
+        stderr(&ollama)
+    );
 }
 
 /// The default tree shows the pipeline at work: more children than the beam keeps, and

@@ -3,11 +3,12 @@
 //! all live candidates decode together as one batch per step. `generate_batch` does the same
 //! for several requests at once (an explore tree's level): each distinct prompt runs once and
 //! the prompts' caches are stacked, left-padded to the longest, so every request's sequences
-//! decode in the same steps.
+//! decode in the same steps. With `prompt_cache`, finished sequences' keys and values are kept
+//! ([`super::prompt_cache`]), and a later prompt that starts the same way runs only the rest.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::config::LlamaConfig;
 use super::model::{KvCache, LlamaModel};
+use super::prompt_cache::{PromptCache, common_start};
 use super::sampler::{Sampler, candidates_needed};
 use crate::device::BurnBackend;
 use crate::error::LoadError;
@@ -38,6 +40,11 @@ pub struct BurnGeneratorOptions {
     /// Most sequences of several requests that decode together in one `generate_batch`
     /// batch; `None`: [`DEFAULT_MAX_SEQUENCES`]. A request is never split.
     pub max_sequences: Option<usize>,
+    /// Keep finished sequences' keys and values (as many tokens as the context holds, the
+    /// least recently used out first) for later prompts that start the same way: an explore
+    /// level runs only what follows each parent's text. A seeded request's answer may then
+    /// depend on what ran before it, in the last bits of its numbers.
+    pub prompt_cache: bool,
 }
 
 /// Sequences a `generate_batch` batch holds unless told otherwise (as `autobranch serve`'s
@@ -54,6 +61,8 @@ struct Inner {
     /// Device→host reads so far: one per forward pass, the only place a pass waits for the
     /// device.
     reads: AtomicU64,
+    /// Finished sequences kept for later prompts, with `prompt_cache`.
+    kept: Option<Mutex<PromptCache<KvCache>>>,
 }
 
 /// One row of logits as read back: the sampler's candidates `(token, logit)` and the row's
@@ -140,8 +149,9 @@ impl BurnGenerator {
                 model.vocab()
             )));
         }
-        let inner =
-            Inner { path: path.to_owned(), model, tokenizer, template, device, n_ctx, reads: AtomicU64::new(0) };
+        let kept = options.prompt_cache.then(|| Mutex::new(PromptCache::new(n_ctx)));
+        let reads = AtomicU64::new(0);
+        let inner = Inner { path: path.to_owned(), model, tokenizer, template, device, n_ctx, reads, kept };
         let (sequential, max_sequences) = (options.sequential, options.max_sequences.unwrap_or(DEFAULT_MAX_SEQUENCES));
         if max_sequences == 0 {
             return Err(LoadError::Option("max_sequences must be at least 1".into()));
@@ -181,6 +191,11 @@ impl BurnGenerator {
     pub fn host_reads(&self) -> u64 {
         self.inner.reads.load(Ordering::Relaxed)
     }
+
+    /// Tokens the prompt cache holds (0 without `prompt_cache`).
+    pub fn kept_tokens(&self) -> usize {
+        self.inner.kept.as_ref().map_or(0, |k| k.lock().unwrap_or_else(PoisonError::into_inner).tokens())
+    }
 }
 
 impl Inner {
@@ -195,6 +210,14 @@ impl Inner {
             return Err(ModelError::InvalidRequest("the prompt is empty after tokenisation".into()));
         }
         Ok(tokens)
+    }
+
+    /// The prompt cache's hint ([`Generator::expect_prompts`]): drops the kept sequences
+    /// under `root` that begin none of `next`.
+    fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        let (Some(kept), Ok(root)) = (&self.kept, self.prompt_tokens(root)) else { return };
+        let next: Vec<Vec<u32>> = next.iter().filter_map(|p| self.prompt_tokens(p).ok()).collect();
+        kept.lock().unwrap_or_else(PoisonError::into_inner).keep_serving(&root, &next);
     }
 
     fn check_context(&self, prompt: usize, group: usize, max_tokens: u32) -> Result<(), ModelError> {
@@ -277,9 +300,13 @@ impl Inner {
         self.check_context(prompt.len(), group, request.sampling.max_tokens)?;
         let mut candidates = Vec::with_capacity(request.n);
         let mut timings = GenerationTimings { prompt_tokens: prompt.len() as u64, ..GenerationTimings::default() };
-        for seeds in request.seed_groups(group) {
+        for (i, seeds) in request.seed_groups(group).enumerate() {
             let group = Group { prompt: &prompt, seeds, params: &request.sampling };
             let mut done = self.decode(std::slice::from_ref(&group))?.remove(0);
+            // The prompt counts once (as `prompt_tokens` does): what its first run reused.
+            if i == 0 {
+                timings.prompt_cached = done.prompt_cached;
+            }
             timings.prompt_ms += done.prompt_ms;
             timings.generate_ms += done.generate_ms;
             candidates.append(&mut done.candidates);
@@ -347,9 +374,10 @@ impl Inner {
     }
 
     /// Decodes every group's candidates in one batch: each distinct prompt runs once (a
-    /// batch of one, from the end of the longest start it shares with one run before), the
-    /// prompts' caches are stacked (left-padded to the longest), and every live sequence of
-    /// every group decodes in each step. One answer per group, in order.
+    /// batch of one, from the end of the longest start it shares with one run before or a
+    /// kept sequence), the prompts' caches are stacked (left-padded to the longest), and
+    /// every live sequence of every group decodes in each step; with the prompt cache, each
+    /// sequence is kept as it finishes. One answer per group, in order.
     fn decode(&self, groups: &[Group<'_>]) -> Result<Vec<Decoded>, ModelError> {
         // The most any group's sampler needs (the whole row if one needs it); a sampler
         // given more keeps its own top-k of them.
@@ -368,16 +396,23 @@ impl Inner {
             let started = Instant::now();
             // A single group keeps room for its tokens; several are stacked into a new cache.
             let capacity = if groups.len() == 1 { g.prompt.len() + new_tokens } else { g.prompt.len() };
-            // The longest start shared with a prompt run before (all but its last token, whose
-            // logits are needed): those positions are copied, only the rest runs.
-            let shared = prompts
+            // The longest start shared with a prompt run before or a kept sequence (all but
+            // the prompt's last token, whose logits are needed): those positions are copied,
+            // only the rest runs.
+            let limit = g.prompt.len() - 1;
+            let in_batch = prompts
                 .iter()
-                .map(|p| (common_start(p.tokens, g.prompt).min(g.prompt.len() - 1), p))
-                .max_by_key(|(len, _)| *len)
-                .filter(|(len, _)| *len > 0);
-            let (mut cache, cached) = match shared {
-                Some((len, p)) => (p.cache.prefix(len, capacity, &self.device), len),
-                None => (self.model.empty_cache(capacity), 0),
+                .map(|p| (&p.cache, common_start(p.tokens, g.prompt).min(limit)))
+                .max_by_key(|(_, len)| *len)
+                .filter(|(_, len)| *len > 0);
+            let (mut cache, cached) = {
+                let mut kept = self.kept.as_ref().map(|k| k.lock().unwrap_or_else(PoisonError::into_inner));
+                let from_kept = kept.as_mut().and_then(|k| k.longest(g.prompt, limit));
+                let from_kept = from_kept.filter(|(_, len)| *len > in_batch.map_or(0, |(_, l)| l));
+                match from_kept.or(in_batch) {
+                    Some((c, len)) => (c.prefix(len, capacity, &self.device), len),
+                    None => (self.model.empty_cache(capacity), 0),
+                }
             };
             let row = self.rows(self.model.forward(&g.prompt[cached..], 1, &mut cache), top)?.remove(0);
             prompt_of.push(prompts.len());
@@ -402,6 +437,9 @@ impl Inner {
                 })
             })
             .collect();
+        // Where each prompt's positions begin in its rows: after its left padding when stacked.
+        let longest = prompts.iter().map(|p| p.tokens.len()).max().unwrap_or(0);
+        let pad = |p: usize| if groups.len() == 1 { 0 } else { longest - prompts[p].tokens.len() };
         let mut cache = if groups.len() == 1 {
             prompts[0].cache.repeat(seqs.len())
         } else {
@@ -438,6 +476,13 @@ impl Inner {
                 }
                 if s.finish.is_some() {
                     s.done_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    if let Some(kept) = &self.kept {
+                        // Its positions: the prompt and every token but the last, never run.
+                        let prompt = prompts[s.prompt].tokens;
+                        let tokens = [prompt, &s.tokens[..s.tokens.len() - 1]].concat();
+                        let row = cache.row(row, pad(s.prompt), &self.device);
+                        kept.lock().unwrap_or_else(PoisonError::into_inner).keep(tokens, row);
+                    }
                 } else {
                     next.push((row, i, token));
                 }
@@ -494,11 +539,6 @@ struct Prefilled<'a> {
     ms: f64,
 }
 
-/// How many leading tokens `a` and `b` share.
-fn common_start(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
 /// One group's candidates and timings.
 struct Decoded {
     candidates: Vec<GeneratedCandidate>,
@@ -530,6 +570,16 @@ impl Generator for BurnGenerator {
         tokio::task::spawn_blocking(move || inner.generate(&request, sequential))
             .await
             .map_err(|e| ModelError::Backend(format!("the generation thread failed: {e}")))?
+    }
+
+    /// Drops the kept sequences no next prompt begins with (with the prompt cache).
+    async fn expect_prompts(&self, root: &Prompt, next: &[Prompt]) {
+        if self.inner.kept.is_none() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let (root, next) = (root.clone(), next.to_vec());
+        let _ = tokio::task::spawn_blocking(move || inner.expect_prompts(&root, &next)).await;
     }
 
     /// All requests' sequences in one batch (up to `max_sequences`), each distinct prompt

@@ -4,4 +4,5 @@
 pub mod config;
 pub mod generator;
 pub mod model;
+pub mod prompt_cache;
 pub mod sampler;

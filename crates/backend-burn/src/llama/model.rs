@@ -127,6 +127,25 @@ impl KvCache {
         Self { keys: cut(&self.keys), values: cut(&self.values), len, slots, padding: None }
     }
 
+    /// Row `row`'s positions from slot `from` on (after its padding), copied into a cache of
+    /// one sequence that holds exactly them: a finished sequence kept for later prompts.
+    pub fn row(&self, row: usize, from: usize, device: &Device) -> Self {
+        let len = self.len - from;
+        let slots = slots(len, device);
+        // A gather, not a view: the batch's tensors stay this cache's alone, so its next
+        // write is still in place, and the kept row holds no more than its own positions.
+        let at = Tensor::<1, Int>::arange(0..len as i64, device);
+        let copy = |t: &Vec<Tensor<4>>| {
+            t.iter()
+                .map(|x| {
+                    let [_, kv, _, hd] = x.dims();
+                    x.clone().slice([row..row + 1, 0..kv, from..self.len, 0..hd]).select(2, at.clone())
+                })
+                .collect()
+        };
+        Self { keys: copy(&self.keys), values: copy(&self.values), len, slots, padding: None }
+    }
+
     /// Keeps the sequences at `rows` (in that order).
     pub fn select(&self, rows: &[usize], device: &Device) -> Self {
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();

@@ -169,6 +169,8 @@ async fn run_one(
     Ok(json!({
         "name": s.name,
         "title": s.title,
+        "prompt": s.prompt,
+        "sampling": config.generation,
         "settings": {"n": s.n, "temperature": s.temperature, "k": s.k, "novelty": s.novelty, "entropy": s.entropy},
         "filtered": filtered,
         "scored": result.scored.iter().map(|c| json!({"id": c.id(), "text": c.text(), "score": c.score})).collect::<Vec<_>>(),

@@ -132,7 +132,7 @@ impl Spec {
 
     /// The generator; `sequential` decodes one candidate at a time on local backends and
     /// sends one request per candidate (fan-out instead of native `n`) to an OpenAI server;
-    /// `prompt_cache` keeps llama.cpp's finished sequences for later prompts.
+    /// `prompt_cache` keeps a local generator's finished sequences for later prompts.
     fn generator(&self, sequential: bool, n: usize, prompt_cache: bool) -> Result<Box<dyn Generator>, Failure> {
         let args = GeneratorArgs {
             generator: Some(self.name.clone()),
@@ -429,8 +429,8 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
     );
     println!(
         "node: one node per generator call; level: every queued node of a depth in one batch; + prompt cache: \
-         llama.cpp keeps each finished sequence's cells, so a child's prompt decodes only what follows its \
-         parent's text.\n"
+         the generator (llama.cpp, Burn) keeps each finished sequence's keys and values, so a child's prompt \
+         decodes only what follows its parent's text.\n"
     );
     println!(
         "| generator | mode | tree | generation | embedding + selection | nodes | generator calls | prompt tokens | \
@@ -440,7 +440,11 @@ async fn bench_explore(specs: &[Spec], reps: usize, quick: bool) -> Result<Value
     let mut rows = Vec::new();
     for spec in generators {
         let plain = spec.generator(false, n, false)?;
-        let cached = if spec.name == "llamacpp" { Some(spec.generator(false, n, true)?) } else { None };
+        let cached = if matches!(spec.name.as_str(), "llamacpp" | "burn") {
+            Some(spec.generator(false, n, true)?)
+        } else {
+            None
+        };
         let mut runs = vec![(ExpandMode::Node, plain.as_ref(), "node"), (ExpandMode::Level, plain.as_ref(), "level")];
         if let Some(cached) = &cached {
             runs.push((ExpandMode::Level, cached.as_ref(), "level + prompt cache"));
